@@ -1,0 +1,134 @@
+"""Settings classes: defaults here, each overridable by the environment variable of the same name."""
+
+import os
+
+
+def env_str(name, default=None):
+    """Return the variable `name`, or `default` when it is unset or empty."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name, default):
+    """Return the variable `name` as an int."""
+    return int(env_str(name, default))
+
+
+def env_bool(name, default):
+    """Return the variable `name` as a bool (1/true/yes/on)."""
+    value = env_str(name)
+    return default if value is None else value.lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name, default):
+    """Return the comma-separated variable `name` as a list of non-empty items."""
+    value = env_str(name, default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class Config:
+    """Defaults shared by every environment."""
+
+    ENV_NAME = "base"
+    TESTING = False
+    DEBUG = False
+
+    MONGODB_URI = env_str("MONGODB_URI", "mongodb://127.0.0.1:27017/interview_service")
+    # Short timeouts: a database outage answers 503 quickly instead of hanging a worker.
+    MONGODB_SERVER_SELECTION_TIMEOUT_MS = env_int("MONGODB_SERVER_SELECTION_TIMEOUT_MS", 2000)
+    MONGODB_TIMEOUT_MS = env_int("MONGODB_TIMEOUT_MS", 5000)
+    CREATE_INDEXES_ON_START = False
+
+    JWT_SECRET = env_str("JWT_SECRET")
+    JWT_JWKS_URL = env_str("JWT_JWKS_URL")
+    JWT_AUDIENCE = env_str("JWT_AUDIENCE")
+    JWT_ISSUER = env_str("JWT_ISSUER")
+    JWT_LEEWAY = env_int("JWT_LEEWAY", 30)
+    JWT_ALGORITHMS_SECRET = ["HS256"]
+    JWT_ALGORITHMS_JWKS = ["RS256", "ES256"]
+
+    CORS_ORIGINS = env_list("CORS_ORIGINS", "http://localhost:5173,http://localhost:3000")
+    CORS_MAX_AGE = env_int("CORS_MAX_AGE", 600)
+    ALLOW_ANONYMOUS_SESSIONS = env_bool("ALLOW_ANONYMOUS_SESSIONS", True)
+
+    RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+    RATE_LIMIT_DEFAULT = env_str("RATE_LIMIT_DEFAULT", "300 per minute")
+
+    SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 2 * 60 * 60)  # seconds
+    RESUME_MAX_CHARS = env_int("RESUME_MAX_CHARS", 200_000)
+    MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 20_000)
+    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+    LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+
+    API_TITLE = "interview-service"
+    API_VERSION = "1.0.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    API_SPEC_OPTIONS = {
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            }
+        },
+        "security": [{"bearerAuth": []}],
+    }
+
+    @classmethod
+    def check(cls):
+        """Refuse unsafe settings; the base class accepts anything."""
+
+
+class Development(Config):
+    """Local development (`make run` starts the embedded database and runs init-db first)."""
+
+    ENV_NAME = "development"
+    JWT_SECRET = env_str("JWT_SECRET", "dev-secret-change-me-0123456789abcdef")
+
+
+class Testing(Config):
+    """Tests: in-process mongomock unless a test gives another URI; limits off."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    MONGODB_URI = "mongomock://localhost/interview_service_test"
+    JWT_SECRET = "test-secret-0123456789abcdef0123456789"
+    JWT_AUDIENCE = None
+    JWT_ISSUER = None
+    CORS_ORIGINS = ["http://spa.test"]
+    ALLOW_ANONYMOUS_SESSIONS = True
+    RATE_LIMIT_ENABLED = False
+    CREATE_INDEXES_ON_START = True
+
+
+class Production(Config):
+    """Production: secrets and origins must be given explicitly."""
+
+    ENV_NAME = "production"
+    ALLOW_ANONYMOUS_SESSIONS = env_bool("ALLOW_ANONYMOUS_SESSIONS", False)
+
+    @classmethod
+    def check(cls):
+        """Refuse to start without a token verifier or with a wildcard CORS origin."""
+        if not (cls.JWT_SECRET or cls.JWT_JWKS_URL):
+            raise RuntimeError("Production needs JWT_SECRET or JWT_JWKS_URL")
+        if cls.JWT_SECRET and len(cls.JWT_SECRET) < 32:
+            raise RuntimeError("JWT_SECRET must be at least 32 characters")
+        if not cls.CORS_ORIGINS or any("*" in origin for origin in cls.CORS_ORIGINS):
+            raise RuntimeError("CORS_ORIGINS must list explicit origins, not a wildcard")
+        if not env_str("MONGODB_URI"):
+            raise RuntimeError("Production needs MONGODB_URI")
+
+
+ENVIRONMENTS = {"development": Development, "testing": Testing, "production": Production}
+
+
+def settings_for(name=None):
+    """Return the settings class for `name` (default: the APP_ENV variable, else development)."""
+    name = name or env_str("APP_ENV", "development")
+    try:
+        return ENVIRONMENTS[name]
+    except KeyError:
+        raise RuntimeError(f"APP_ENV must be one of {sorted(ENVIRONMENTS)}, not {name!r}") from None

@@ -1,0 +1,94 @@
+"""interview-service: the application factory."""
+
+import logging
+
+from flask import Flask, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from config import settings_for
+from interview_service import db, errors
+from interview_service.extensions import api, cors
+from interview_service.jsonio import StrictJSONProvider
+from interview_service.ops import blp as ops_blp
+from interview_service.performance import models as performance_models
+from interview_service.performance.routes import blp as performance_blp
+from interview_service.sessions import models as session_models
+from interview_service.sessions.routes import blp as sessions_blp
+
+BLUEPRINTS = (ops_blp, sessions_blp, performance_blp)
+DOCUMENTS = (*session_models.DOCUMENTS, *performance_models.DOCUMENTS)
+BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def create_app(env=None, **overrides):
+    """Build the app for `env` (APP_ENV by default); `overrides` win over every setting."""
+    app = Flask(__name__)
+    register_config(app, env, overrides)
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_request_guards(app)
+    register_commands(app)
+    register_indexes(app)
+    return app
+
+
+def register_config(app, env, overrides):
+    """Load the settings class, apply overrides, refuse unsafe production settings."""
+    settings = settings_for(env)
+    settings.check()
+    app.config.from_object(settings)
+    app.config.update(overrides)
+    app.json = StrictJSONProvider(app)
+    app.json.sort_keys = False
+    app.url_map.strict_slashes = False
+
+
+def register_logging(app):
+    """Log at the configured level."""
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+
+
+def register_extensions(app):
+    """Bind the database, the API (OpenAPI, error format) and CORS."""
+    db.init_app(app)
+    api.init_app(app)
+    errors.register_error_handlers(app, api)
+    cors.init_app(
+        app,
+        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+        supports_credentials=False,
+        max_age=app.config["CORS_MAX_AGE"],
+    )
+
+
+def register_blueprints(app):
+    """Register every blueprint on the API (so each appears in the OpenAPI document)."""
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+
+
+def register_request_guards(app):
+    """Bodies must be JSON (415 otherwise); flask-smorest validates the rest."""
+
+    @app.before_request
+    def require_json_body():
+        has_body = request.content_length or request.headers.get("Transfer-Encoding")
+        if request.method in BODY_METHODS and has_body and not request.is_json:
+            raise UnsupportedMediaType("Request body must be JSON (Content-Type: application/json)")
+
+
+def register_commands(app):
+    """Operator commands under `flask --app wsgi`."""
+    from interview_service.commands import COMMANDS
+
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def register_indexes(app):
+    """Create indexes at start-up where configured (development, tests)."""
+    if app.config["CREATE_INDEXES_ON_START"]:
+        db.ensure_indexes(DOCUMENTS)

@@ -1,0 +1,87 @@
+"""Bearer-token verification (HS256 secret or JWKS), the current user, and dev token minting."""
+
+import functools
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from flask import current_app, g, request
+
+from interview_service.errors import Unauthorized
+
+_jwks_clients = {}
+
+
+def _jwks_client(url):
+    """One cached JWKS client per URL (it caches the keys it fetched)."""
+    if url not in _jwks_clients:
+        _jwks_clients[url] = jwt.PyJWKClient(url, cache_keys=True, timeout=5)
+    return _jwks_clients[url]
+
+
+def verify_token(token, config):
+    """Return the verified claims of `token`, or raise Unauthorized."""
+    options = {"require": ["exp", "sub"]}
+    kwargs = {
+        "audience": config.get("JWT_AUDIENCE"),
+        "issuer": config.get("JWT_ISSUER"),
+        "leeway": config.get("JWT_LEEWAY", 0),
+        "options": {**options, "verify_aud": bool(config.get("JWT_AUDIENCE"))},
+    }
+    try:
+        if config.get("JWT_JWKS_URL"):
+            key = _jwks_client(config["JWT_JWKS_URL"]).get_signing_key_from_jwt(token).key
+            algorithms = config["JWT_ALGORITHMS_JWKS"]
+        elif config.get("JWT_SECRET"):
+            key, algorithms = config["JWT_SECRET"], config["JWT_ALGORITHMS_SECRET"]
+        else:
+            raise Unauthorized("Token verification is not configured")
+        claims = jwt.decode(token, key, algorithms=algorithms, **kwargs)
+    except jwt.PyJWTError as error:
+        raise Unauthorized(f"Invalid token: {error}") from None
+    if not isinstance(claims.get("sub"), str) or not claims["sub"].strip():
+        raise Unauthorized("Invalid token: sub must be a non-empty string")
+    return claims
+
+
+def _bearer_token():
+    """The token of the Authorization header, None when absent; 401 when malformed."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def current_user():
+    """The verified user id of this request, or None when no token was sent."""
+    if "user_id" not in g:
+        token = _bearer_token()
+        g.user_id = verify_token(token, current_app.config)["sub"] if token else None
+    return g.user_id
+
+
+def login_required(view):
+    """Answer 401 unless the request carries a valid token."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            raise Unauthorized("Missing bearer token")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def issue_token(user_id, config, lifetime=timedelta(hours=12)):
+    """Mint an HS256 token for `user_id` with the configured secret (development)."""
+    if not config.get("JWT_SECRET"):
+        raise RuntimeError("JWT_SECRET is not set: tokens can only be minted with a secret")
+    now = datetime.now(UTC)
+    claims = {"sub": user_id, "iat": now, "exp": now + lifetime}
+    if config.get("JWT_AUDIENCE"):
+        claims["aud"] = config["JWT_AUDIENCE"]
+    if config.get("JWT_ISSUER"):
+        claims["iss"] = config["JWT_ISSUER"]
+    return jwt.encode(claims, config["JWT_SECRET"], algorithm="HS256")

@@ -1,0 +1,60 @@
+"""MongoEngine connection (lazy and fork-safe), index creation and the readiness ping."""
+
+import mongoengine
+from mongoengine.connection import get_db
+
+ALIAS = mongoengine.DEFAULT_CONNECTION_NAME
+
+
+def client_options(config):
+    """Driver options: short timeouts so an outage answers 503 fast; UTC-aware datetimes."""
+    return {
+        "serverSelectionTimeoutMS": config["MONGODB_SERVER_SELECTION_TIMEOUT_MS"],
+        "timeoutMS": config["MONGODB_TIMEOUT_MS"],
+        "connectTimeoutMS": config["MONGODB_SERVER_SELECTION_TIMEOUT_MS"],
+        "tz_aware": True,
+        "uuidRepresentation": "standard",
+        "retryWrites": True,
+        "retryReads": True,
+        "appname": "interview-service",
+        # No socket is opened until the first operation, i.e. after gunicorn forks.
+        "connect": False,
+    }
+
+
+def init_app(app):
+    """Register the connection for this app (replacing any earlier one in the process)."""
+    uri = app.config["MONGODB_URI"]
+    options = client_options(app.config)
+    if uri.startswith("mongomock://"):
+        import mongomock  # test-only dependency, imported only when asked for
+
+        uri = "mongodb://" + uri.removeprefix("mongomock://")
+        options = {
+            "tz_aware": True,
+            "uuidRepresentation": "standard",
+            "mongo_client_class": mongomock.MongoClient,
+        }
+    mongoengine.disconnect(ALIAS)
+    mongoengine.connect(host=uri, alias=ALIAS, **options)
+
+
+def database():
+    """The pymongo Database behind the default connection."""
+    return get_db(ALIAS)
+
+
+def ping():
+    """Round trip to the server; raises a pymongo error when it is unreachable."""
+    database().client.admin.command("ping")
+
+
+def ensure_indexes(documents):
+    """Create the indexes each document declares in its meta."""
+    for document in documents:
+        document.ensure_indexes()
+
+
+def disconnect():
+    """Drop the connection (tests, and the end of a worker)."""
+    mongoengine.disconnect(ALIAS)

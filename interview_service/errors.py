@@ -1,0 +1,146 @@
+"""Domain errors raised by services, and the one JSON error shape every failure answers with."""
+
+import logging
+from http import HTTPStatus
+
+import pymongo.errors
+from flask import current_app, jsonify
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+
+
+class ServiceError(Exception):
+    """A rule of the domain was broken; `status` tells the HTTP layer how to answer."""
+
+    status = 400
+
+    def __init__(self, message, errors=None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class NotFound(ServiceError):
+    """The resource does not exist or is not the caller's."""
+
+    status = 404
+
+
+class Conflict(ServiceError):
+    """The request conflicts with the resource's current state."""
+
+    status = 409
+
+
+class Invalid(ServiceError):
+    """The request is well-formed but its values break a rule."""
+
+    status = 422
+
+    def __init__(self, message, field=None):
+        super().__init__(message, {field: [message]} if field else None)
+
+
+class Unauthorized(ServiceError):
+    """No token, or a token that does not verify."""
+
+    status = 401
+
+
+def error_body(code, message, errors=None):
+    """Build the error body the SPA reads: `success`, `error` and flask-smorest's keys."""
+    body = {
+        "success": False,
+        "code": code,
+        "status": HTTPStatus(code).phrase,
+        "message": message,
+        "error": message,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+class ApiErrorHandlerMixin:
+    """Replaces flask-smorest's HTTP error handler so every status has the same envelope."""
+
+    def handle_http_exception(self, error):
+        """Answer any HTTPException (abort, 404, 405, 413, webargs 422...) as JSON."""
+        data = getattr(error, "data", None) or {}
+        errors = data.get("errors") or data.get("messages")
+        if isinstance(errors, dict) and set(errors) <= {"json", "query", "headers", "view_args"}:
+            # webargs nests by location; one location at a time reaches us, so unwrap it.
+            errors = next(iter(errors.values()), errors) if len(errors) == 1 else errors
+        message = data.get("message") or (
+            "Invalid request" if errors else (error.description or error.name)
+        )
+        if error.code == 422 and errors and "message" not in data:
+            message = "Validation failed"
+        response = jsonify(error_body(error.code, message, errors))
+        response.status_code = error.code
+        headers = dict(error.get_headers()) if error.code in (401, 405, 429, 503) else {}
+        headers.update(data.get("headers") or {})
+        headers.pop("Content-Type", None)
+        response.headers.update(headers)
+        return response
+
+
+def handle_service_error(error):
+    """Map a domain error to its JSON answer."""
+    response = jsonify(error_body(error.status, error.message, error.errors))
+    response.status_code = error.status
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="interview-service"'
+    return response
+
+
+def handle_database_unavailable(error):
+    """The database did not answer in time: 503 with Retry-After, never a hanging worker."""
+    log.warning("database unavailable: %s", error.__class__.__name__)
+    response = jsonify(error_body(503, "Database unavailable, try again shortly"))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def handle_unexpected_error(error):
+    """A bug: log the traceback, answer a bare 500 without it."""
+    if isinstance(error, HTTPException):
+        return current_app.extensions["interview_service.api"].handle_http_exception(error)
+    log.exception("unhandled error")
+    return current_app.extensions["interview_service.api"].handle_http_exception(
+        InternalServerError()
+    )
+
+
+# Errors that mean "the database is unreachable or too slow", not "the query is wrong".
+DATABASE_UNAVAILABLE = (
+    pymongo.errors.ConnectionFailure,  # includes AutoReconnect, NetworkTimeout, ServerSelection
+    pymongo.errors.ExecutionTimeout,
+    pymongo.errors.WTimeoutError,
+)
+
+
+def is_database_unavailable(error):
+    """True when `error` (or the error it wraps) means the database cannot be reached."""
+    return isinstance(error, DATABASE_UNAVAILABLE) or (
+        isinstance(error, pymongo.errors.PyMongoError) and error.timeout
+    )
+
+
+def handle_pymongo_error(error):
+    """Unavailable database → 503; anything else from the driver is a bug → 500."""
+    if is_database_unavailable(error):
+        return handle_database_unavailable(error)
+    return handle_unexpected_error(error)
+
+
+def register_error_handlers(app, api):
+    """Bind the handlers: domain errors, driver errors, and the catch-all."""
+    app.extensions["interview_service.api"] = api
+    app.register_error_handler(ServiceError, handle_service_error)
+    app.register_error_handler(pymongo.errors.PyMongoError, handle_pymongo_error)
+    app.register_error_handler(Exception, handle_unexpected_error)

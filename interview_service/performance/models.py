@@ -1,0 +1,3 @@
+"""Documents of the performance blueprint."""
+
+DOCUMENTS = []

@@ -1,0 +1,3 @@
+"""Documents of the sessions blueprint."""
+
+DOCUMENTS = []

@@ -1,4 +1,4 @@
-"""Settings classes: defaults here, each overridable by the environment variable of the same name."""
+"""Settings classes: defaults here, each overridable by the environment variable of that name."""
 
 import os
 

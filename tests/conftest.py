@@ -54,8 +54,18 @@ def wire_server(tmp_path_factory):
     port = free_port()
     storage = tmp_path_factory.mktemp("secantus")
     process = subprocess.Popen(
-        [secantus_command(), "--host", "127.0.0.1", "--port", str(port),
-         "--storage-path", str(storage), "--enable-test-commands", "--log-level", "WARNING"],
+        [
+            secantus_command(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(storage),
+            "--enable-test-commands",
+            "--log-level",
+            "WARNING",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

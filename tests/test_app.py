@@ -73,7 +73,9 @@ def test_readyz_pings_the_database(client):
 def test_readyz_answers_503_quickly_when_database_is_down():
     uri = f"mongodb://127.0.0.1:{free_port()}/down?directConnection=true"
     application = make_app(
-        uri, MONGODB_SERVER_SELECTION_TIMEOUT_MS=300, MONGODB_TIMEOUT_MS=500,
+        uri,
+        MONGODB_SERVER_SELECTION_TIMEOUT_MS=300,
+        MONGODB_TIMEOUT_MS=500,
         CREATE_INDEXES_ON_START=False,
     )
     started = time.monotonic()

@@ -42,11 +42,16 @@ def test_make_run_serves_and_stops_cleanly(tmp_path, stop_signal):
     env.pop("APP_ENV", None)
     log = open(tmp_path / "run.log", "w+")
     make = subprocess.Popen(
-        ["make", "--no-print-directory", "run"], cwd=ROOT, env=env, stdout=log, stderr=log,
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
+
         def ready():
             try:
                 return requests.get(f"{base}/readyz", timeout=2).status_code == 200

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from interview_service.sessions import service
 from interview_service.sessions.models import DIFFICULTIES, INTERVIEW_TYPES, Message, Report
 from interview_service.sessions.models import Session as SessionDocument
 
@@ -626,6 +627,23 @@ def test_append_content_over_the_limit_answers_422(app, client, alice, session_i
     assert response.get_json()["errors"] == {"content": ["Longer than 5 characters."]}
     assert append(client, session_id, alice, content="fits!").status_code == 201
     assert len(transcript(client, session_id, alice)) == 1
+
+
+def test_append_retry_after_a_request_died_mid_append_stores_the_message(
+    client, alice, session_id, monkeypatch
+):
+    monkeypatch.setattr(service, "CLAIM_WAIT_SECONDS", 0.05)
+    # What a request that died between reserving index 0 and inserting leaves behind.
+    SessionDocument.objects(session_id=session_id).update_one(
+        push__claimed_message_ids="lost-1",
+        inc__next_message_index=1,
+        inc__statistics__total_messages=1,
+        inc__statistics__user_messages=1,
+    )
+    response = append(client, session_id, alice, clientMessageId="lost-1")
+    assert response.status_code == 201
+    assert response.get_json()["messageIndex"] == 1  # index 0 is the documented gap
+    assert [m["clientMessageId"] for m in transcript(client, session_id, alice)] == ["lost-1"]
 
 
 def test_append_to_an_ended_session_answers_409(client, alice, session_id):

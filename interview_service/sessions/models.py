@@ -95,13 +95,15 @@ class SessionQuerySet(QuerySet):
         if claims:
             query["claimedMessageIds"] = {"$nin": claims}
             update["$push"] = {"claimedMessageIds": {"$each": claims, "$slice": -CLAIM_WINDOW}}
-        before = self._collection.find_one_and_update(
+        # Read the post-image and subtract: SecantusDB (the embedded server) can answer a
+        # stale pre-image under concurrency, while its post-image is exact (as on MongoDB).
+        after = self._collection.find_one_and_update(
             query,
             update,
             projection={"nextMessageIndex": 1},
-            return_document=ReturnDocument.BEFORE,
+            return_document=ReturnDocument.AFTER,
         )
-        return None if before is None else before.get("nextMessageIndex", 0)
+        return None if after is None else after["nextMessageIndex"] - counts["total"]
 
 
 class Session(Document):

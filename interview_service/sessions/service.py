@@ -131,9 +131,10 @@ def append_messages(session_id, user, messages, batch=False, idempotency_key=Non
     indexes (`$inc nextMessageIndex`, with the statistics and updatedAt) and records the
     messages' clientMessageIds, matching only when none of them is recorded yet. So of two
     racing retries exactly one reserves; the other waits for the first one's messages and
-    answers with them. A gap remains only if a process dies (or stalls longer than
-    CLAIM_WAIT_SECONDS) between reserving and inserting: its retry then takes over with
-    fresh indexes, and the unique indexes still forbid a duplicate message or index.
+    answers with them. The remaining window: a process that dies (or stalls longer than
+    CLAIM_WAIT_SECONDS) between reserving and inserting leaves a gap, and statistics that
+    count its lost messages; a retry then takes over with fresh indexes, and the unique
+    indexes still forbid a duplicate message or index.
     """
     session = get_session(session_id, user)
     messages = _with_client_ids(messages, batch, idempotency_key)

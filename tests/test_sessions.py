@@ -512,6 +512,15 @@ def test_append_with_header_and_body_ids_that_differ_answers_422(client, alice, 
     assert transcript(client, session_id, alice) == []
 
 
+def test_append_with_an_overlong_idempotency_key_answers_422(client, alice, session_id):
+    response = append(client, session_id, {**alice, "Idempotency-Key": "k" * 129})
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {
+        "Idempotency-Key": ["Length must be between 1 and 128."]
+    }
+    assert transcript(client, session_id, alice) == []
+
+
 def test_client_message_ids_are_scoped_to_their_session(client, alice):
     first, second = create(client, alice), create(client, alice)
     one = append(client, first, alice, clientMessageId="same-id")

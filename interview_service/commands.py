@@ -28,4 +28,13 @@ def issue_token(user_id, hours):
     click.echo(auth.issue_token(user_id, current_app.config, timedelta(hours=hours)))
 
 
-COMMANDS = [init_db, issue_token]
+@click.command("expire-sessions")
+@with_appcontext
+def expire_sessions():
+    """Mark in-progress sessions idle longer than SESSION_IDLE_TIMEOUT as abandoned."""
+    from interview_service.sessions.service import expire_idle_sessions
+
+    click.echo(f"{expire_idle_sessions()} idle sessions marked abandoned")
+
+
+COMMANDS = [init_db, issue_token, expire_sessions]

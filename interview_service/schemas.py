@@ -1,7 +1,30 @@
-"""Schemas shared by both blueprints: the success envelope and cursor-paging arguments."""
+"""Schemas shared by both blueprints: the success envelope, UTC times and cursor paging."""
+
+from datetime import UTC
 
 import marshmallow as ma
 from marshmallow import fields, validate
+
+
+class UTCDateTime(fields.AwareDateTime):
+    """ISO 8601 time: loads any offset (naive means UTC) as UTC; dumps UTC with a `Z`.
+
+    Millisecond precision both ways, because that is what BSON stores: a time reads back
+    exactly as it was answered.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class ResponseSchema(ma.Schema):

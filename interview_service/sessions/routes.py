@@ -1,5 +1,148 @@
-"""HTTP routes of the sessions blueprint."""
+"""HTTP routes of the sessions blueprint: parse → service → dump."""
 
+from flask.views import MethodView
+
+from interview_service.auth import current_user, login_required
 from interview_service.extensions import Blueprint
+from interview_service.sessions import service
+from interview_service.sessions.schemas import (
+    ConversationAppendedSchema,
+    ConversationAppendSchema,
+    ConversationPageArgsSchema,
+    IdempotencyHeaderSchema,
+    MessagePageSchema,
+    ReportArgsSchema,
+    ReportCreateSchema,
+    ReportListSchema,
+    ReportResponseSchema,
+    SessionCreatedSchema,
+    SessionCreateSchema,
+    SessionDetailSchema,
+    SessionEndSchema,
+    SessionListArgsSchema,
+    SessionPageSchema,
+    SessionResponseSchema,
+)
 
-blp = Blueprint("sessions", __name__, url_prefix="/api", description="sessions")
+blp = Blueprint(
+    "sessions",
+    __name__,
+    url_prefix="/api",
+    description="Interview sessions run by the agent: configuration, transcript, reports",
+)
+
+
+@blp.route("/sessions")
+class Sessions(MethodView):
+    """The caller's sessions."""
+
+    @blp.arguments(SessionListArgsSchema, location="query")
+    @blp.response(200, SessionPageSchema)
+    @login_required
+    def get(self, args):
+        """List the caller's sessions, newest first."""
+        items, next_cursor = service.list_sessions(
+            current_user(), args.get("status"), args["limit"], args.get("cursor")
+        )
+        return {"items": items, "next_cursor": next_cursor}
+
+    @blp.arguments(SessionCreateSchema)
+    @blp.response(201, SessionCreatedSchema)
+    @blp.alt_response(200, schema=SessionCreatedSchema, description="Retried create")
+    def post(self, data):
+        """Start a session (the same sessionId again returns the existing one)."""
+        session, created = service.create_session(data, current_user())
+        return {"session_id": session.session_id, "session": session}, 201 if created else 200
+
+
+@blp.route("/sessions/<string:session_id>")
+class SessionItem(MethodView):
+    """One session."""
+
+    @blp.response(200, SessionDetailSchema)
+    def get(self, session_id):
+        """Get a session with its transcript and latest report."""
+        return service.session_detail(session_id, current_user())
+
+    @blp.response(204)
+    def delete(self, session_id):
+        """Delete a session, its transcript and its reports."""
+        service.delete_session(session_id, current_user())
+
+
+@blp.route("/sessions/<string:session_id>/conversations")
+class Conversations(MethodView):
+    """A session's transcript."""
+
+    @blp.arguments(ConversationPageArgsSchema, location="query")
+    @blp.response(200, MessagePageSchema)
+    def get(self, args, session_id):
+        """Page through the transcript in order."""
+        items, next_cursor = service.list_messages(
+            session_id, current_user(), args.get("after"), args["limit"], args.get("cursor")
+        )
+        return {"items": items, "next_cursor": next_cursor}
+
+    @blp.arguments(ConversationAppendSchema)
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.response(201, ConversationAppendedSchema)
+    @blp.alt_response(409, description="The session is not in progress")
+    def post(self, data, headers, session_id):
+        """Append a message or a batch (idempotent with clientMessageId/Idempotency-Key)."""
+        messages = service.append_messages(
+            session_id,
+            current_user(),
+            data["messages"],
+            batch=data["batch"],
+            idempotency_key=headers.get("idempotency_key"),
+        )
+        if data["batch"]:
+            indexes = [message.message_index for message in messages]
+            return {"message_indexes": indexes, "conversations": messages}
+        return {"message_index": messages[0].message_index, "conversation": messages[0]}
+
+
+@blp.route("/sessions/<string:session_id>/end")
+class SessionEnd(MethodView):
+    """Ending a session."""
+
+    @blp.arguments(SessionEndSchema)
+    @blp.response(200, SessionResponseSchema)
+    @blp.alt_response(409, description="Already ended with another status")
+    def put(self, data, session_id):
+        """End the session (completed, or abandoned)."""
+        session = service.end_session(
+            session_id, current_user(), data["status"], data.get("end_time")
+        )
+        return {"session": session}
+
+
+@blp.route("/sessions/<string:session_id>/reports")
+class Reports(MethodView):
+    """A session's reports."""
+
+    @blp.response(200, ReportListSchema)
+    def get(self, session_id):
+        """List the session's reports, newest first."""
+        return {"items": service.list_reports(session_id, current_user())}
+
+    @blp.arguments(ReportCreateSchema)
+    @blp.response(201, ReportResponseSchema)
+    def post(self, data, session_id):
+        """Store a report (statistics computed from the transcript when missing)."""
+        report = service.add_report(
+            session_id, current_user(), data["report_type"], data["content"]
+        )
+        return {"report": report}
+
+
+@blp.route("/sessions/<string:session_id>/report")
+class LatestReport(MethodView):
+    """The latest report."""
+
+    @blp.arguments(ReportArgsSchema, location="query")
+    @blp.response(200, ReportResponseSchema)
+    def get(self, args, session_id):
+        """Get the latest report (of reportType when given); 404 when there is none."""
+        report = service.latest_report(session_id, current_user(), args.get("report_type"))
+        return {"report": report}

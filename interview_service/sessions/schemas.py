@@ -1,0 +1,327 @@
+"""Request and response schemas of the sessions blueprint (JSON keys camelCase)."""
+
+import marshmallow as ma
+from flask import current_app
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+
+from interview_service.schemas import PageArgsSchema, PageSchema, ResponseSchema, UTCDateTime
+from interview_service.sessions.models import (
+    DIFFICULTIES,
+    END_STATUSES,
+    INTERACTION_MODES,
+    INTERVIEW_TYPES,
+    REPORT_TYPES,
+    ROLES,
+    STATUSES,
+)
+
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+CLIENT_MESSAGE_ID = validate.Length(min=1, max=128)
+MAX_BATCH = 100
+SHORT_TEXT = validate.Length(max=200)
+LIST_TEXT = validate.Length(max=2000)
+
+
+class MaxCharsFromConfig(validate.Validator):
+    """Length limit read from the app config at validation time (e.g. MESSAGE_MAX_CHARS)."""
+
+    def __init__(self, setting):
+        self.setting = setting
+
+    def __call__(self, value):
+        limit = current_app.config[self.setting]
+        if len(value) > limit:
+            raise ValidationError(f"Longer than {limit} characters.")
+        return value
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+class SessionConfigSchema(ma.Schema):
+    """The interview the candidate asked for."""
+
+    role = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    custom_role = fields.String(data_key="customRole", allow_none=True, validate=SHORT_TEXT)
+    company_name = fields.String(data_key="companyName", allow_none=True, validate=SHORT_TEXT)
+    interview_type = fields.String(
+        data_key="interviewType", required=True, validate=validate.OneOf(INTERVIEW_TYPES)
+    )
+    difficulty = fields.String(required=True, validate=validate.OneOf(DIFFICULTIES))
+    interaction_mode = fields.String(
+        data_key="interactionMode", allow_none=True, validate=validate.OneOf(INTERACTION_MODES)
+    )
+
+
+class ResumeSchema(ma.Schema):
+    """The résumé as text (RESUME_MAX_CHARS at most)."""
+
+    file_name = fields.String(data_key="fileName", allow_none=True, validate=SHORT_TEXT)
+    content = fields.String(allow_none=True, validate=MaxCharsFromConfig("RESUME_MAX_CHARS"))
+
+
+class SessionCreateSchema(ma.Schema):
+    """Body of POST /api/sessions."""
+
+    session_id = fields.String(
+        data_key="sessionId",
+        validate=validate.Regexp(SESSION_ID_PATTERN, error="Must be 16-64 of A-Z a-z 0-9 _ -."),
+    )
+    config = fields.Nested(SessionConfigSchema, required=True)
+    resume = fields.Nested(ResumeSchema, allow_none=True)
+
+
+class MessageMetadataSchema(ma.Schema):
+    """What the agent knows about a message."""
+
+    is_question = fields.Boolean(data_key="isQuestion", allow_none=True)
+    speaking_duration = fields.Float(
+        data_key="speakingDuration", allow_none=True, validate=validate.Range(min=0)
+    )
+
+
+class MessageCreateSchema(ma.Schema):
+    """One message to append."""
+
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    content = fields.String(
+        required=True,
+        validate=[validate.Length(min=1), MaxCharsFromConfig("MESSAGE_MAX_CHARS")],
+    )
+    timestamp = UTCDateTime()
+    metadata = fields.Nested(MessageMetadataSchema, allow_none=True)
+    client_message_id = fields.String(data_key="clientMessageId", validate=CLIENT_MESSAGE_ID)
+
+
+class ConversationAppendSchema(MessageCreateSchema):
+    """Body of POST …/conversations: one message, or `{messages: [...]}` (a batch)."""
+
+    role = fields.String(validate=validate.OneOf(ROLES))
+    content = fields.String(
+        validate=[validate.Length(min=1), MaxCharsFromConfig("MESSAGE_MAX_CHARS")]
+    )
+    messages = fields.List(
+        fields.Nested(MessageCreateSchema), validate=validate.Length(min=1, max=MAX_BATCH)
+    )
+
+    @validates_schema
+    def one_message_or_a_batch(self, data, **kwargs):
+        """Either the fields of one message or `messages`, not both."""
+        if "messages" in data:
+            if set(data) != {"messages"}:
+                raise ValidationError("Send one message or `messages`, not both.", "messages")
+            return
+        missing = {key: ["Missing data for required field."] for key in ("role", "content")}
+        for key in ("role", "content"):
+            if key in data:
+                missing.pop(key)
+        if missing:
+            raise ValidationError(missing)
+
+    @post_load
+    def as_batch(self, data, **kwargs):
+        """Normalise to `{messages, batch}`."""
+        if "messages" in data:
+            return {"messages": data["messages"], "batch": True}
+        return {"messages": [data], "batch": False}
+
+
+class IdempotencyHeaderSchema(ma.Schema):
+    """The optional `Idempotency-Key` header (same role as clientMessageId)."""
+
+    idempotency_key = fields.String(data_key="Idempotency-Key", validate=CLIENT_MESSAGE_ID)
+
+
+class StatisticsSchema(ma.Schema):
+    """Message counts."""
+
+    question_count = fields.Integer(data_key="questionCount", validate=validate.Range(min=0))
+    total_messages = fields.Integer(data_key="totalMessages", validate=validate.Range(min=0))
+    user_messages = fields.Integer(data_key="userMessages", validate=validate.Range(min=0))
+    agent_messages = fields.Integer(data_key="agentMessages", validate=validate.Range(min=0))
+
+
+class SessionEndSchema(ma.Schema):
+    """Body of PUT …/end. Client statistics are accepted but the server's counts win."""
+
+    end_time = UTCDateTime(data_key="endTime", allow_none=True)
+    statistics = fields.Nested(StatisticsSchema, allow_none=True)
+    status = fields.String(load_default="completed", validate=validate.OneOf(END_STATUSES))
+
+
+class ScoresSchema(ma.Schema):
+    """Scores 0–100."""
+
+    overall = fields.Float(allow_none=True, validate=validate.Range(min=0, max=100))
+    communication = fields.Float(allow_none=True, validate=validate.Range(min=0, max=100))
+    technical = fields.Float(allow_none=True, validate=validate.Range(min=0, max=100))
+    behavior = fields.Float(allow_none=True, validate=validate.Range(min=0, max=100))
+
+
+class ReportStatisticsSchema(ma.Schema):
+    """Timing figures (milliseconds)."""
+
+    total_duration = fields.Integer(
+        data_key="totalDuration", allow_none=True, validate=validate.Range(min=0)
+    )
+    question_count = fields.Integer(
+        data_key="questionCount", allow_none=True, validate=validate.Range(min=0)
+    )
+    average_response_time = fields.Float(
+        data_key="averageResponseTime", allow_none=True, validate=validate.Range(min=0)
+    )
+
+
+def _text_list():
+    return fields.List(
+        fields.String(validate=LIST_TEXT), validate=validate.Length(max=100), allow_none=True
+    )
+
+
+class ReportContentSchema(ma.Schema):
+    """The feedback itself."""
+
+    summary = fields.String(allow_none=True, validate=MaxCharsFromConfig("MESSAGE_MAX_CHARS"))
+    strengths = _text_list()
+    weaknesses = _text_list()
+    recommendations = _text_list()
+    scores = fields.Nested(ScoresSchema, allow_none=True)
+    statistics = fields.Nested(ReportStatisticsSchema, allow_none=True)
+
+
+class ReportCreateSchema(ma.Schema):
+    """Body of POST …/reports."""
+
+    report_type = fields.String(
+        data_key="reportType", required=True, validate=validate.OneOf(REPORT_TYPES)
+    )
+    content = fields.Nested(ReportContentSchema, required=True)
+
+
+class ReportArgsSchema(ma.Schema):
+    """Query of GET …/report."""
+
+    report_type = fields.String(data_key="reportType", validate=validate.OneOf(REPORT_TYPES))
+
+
+class SessionListArgsSchema(PageArgsSchema):
+    """Query of GET /api/sessions."""
+
+    status = fields.String(validate=validate.OneOf(STATUSES))
+
+
+class ConversationPageArgsSchema(PageArgsSchema):
+    """Query of GET …/conversations: `after` a messageIndex, or the opaque `cursor`."""
+
+    after = fields.Integer(validate=validate.Range(min=0))
+
+
+# --- responses --------------------------------------------------------------------------
+
+
+class SessionSchema(ma.Schema):
+    """A session as the SPA reads it."""
+
+    id = fields.String()
+    session_id = fields.String(data_key="sessionId")
+    user_id = fields.String(data_key="userId", allow_none=True)
+    config = fields.Nested(SessionConfigSchema)
+    resume = fields.Nested(ResumeSchema, allow_none=True)
+    start_time = UTCDateTime(data_key="startTime")
+    end_time = UTCDateTime(data_key="endTime", allow_none=True)
+    duration = fields.Integer(allow_none=True)
+    status = fields.String()
+    statistics = fields.Nested(StatisticsSchema)
+    created_at = UTCDateTime(data_key="createdAt")
+    updated_at = UTCDateTime(data_key="updatedAt")
+
+
+class ResumeFileSchema(ma.Schema):
+    """The résumé's file name only (lists leave the text out)."""
+
+    file_name = fields.String(data_key="fileName", allow_none=True)
+
+
+class SessionSummarySchema(SessionSchema):
+    """A session in a list: everything but the résumé text."""
+
+    resume = fields.Nested(ResumeFileSchema, allow_none=True)
+
+
+class MessageSchema(ma.Schema):
+    """A transcript message."""
+
+    id = fields.String()
+    session_id = fields.String(data_key="sessionId")
+    role = fields.String()
+    content = fields.String()
+    timestamp = UTCDateTime()
+    message_index = fields.Integer(data_key="messageIndex")
+    metadata = fields.Nested(MessageMetadataSchema, allow_none=True)
+    client_message_id = fields.String(data_key="clientMessageId", allow_none=True)
+    created_at = UTCDateTime(data_key="createdAt")
+
+
+class ReportSchema(ma.Schema):
+    """A report."""
+
+    id = fields.String()
+    session_id = fields.String(data_key="sessionId")
+    report_type = fields.String(data_key="reportType")
+    generated_at = UTCDateTime(data_key="generatedAt")
+    content = fields.Nested(ReportContentSchema)
+    created_at = UTCDateTime(data_key="createdAt")
+
+
+class SessionCreatedSchema(ResponseSchema):
+    """Answer of POST /api/sessions."""
+
+    session_id = fields.String(data_key="sessionId")
+    session = fields.Nested(SessionSchema)
+
+
+class SessionDetailSchema(ResponseSchema):
+    """Answer of GET /api/sessions/{sessionId}: the session, its transcript, latest report."""
+
+    session = fields.Nested(SessionSchema)
+    conversations = fields.List(fields.Nested(MessageSchema))
+    report = fields.Nested(ReportSchema, allow_none=True)
+
+
+class SessionResponseSchema(ResponseSchema):
+    """`{session}`."""
+
+    session = fields.Nested(SessionSchema)
+
+
+class ConversationAppendedSchema(ResponseSchema):
+    """Answer of an append: one message, or a batch (messageIndexes, conversations)."""
+
+    message_index = fields.Integer(data_key="messageIndex")
+    conversation = fields.Nested(MessageSchema)
+    message_indexes = fields.List(fields.Integer(), data_key="messageIndexes")
+    conversations = fields.List(fields.Nested(MessageSchema))
+
+
+class ReportResponseSchema(ResponseSchema):
+    """`{report}`."""
+
+    report = fields.Nested(ReportSchema)
+
+
+class SessionPageSchema(PageSchema):
+    """A page of the caller's sessions (résumé text left out)."""
+
+    items = fields.List(fields.Nested(SessionSummarySchema))
+
+
+class MessagePageSchema(PageSchema):
+    """A page of a transcript."""
+
+    items = fields.List(fields.Nested(MessageSchema))
+
+
+class ReportListSchema(ResponseSchema):
+    """Every report of a session, newest first."""
+
+    items = fields.List(fields.Nested(ReportSchema))

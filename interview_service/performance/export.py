@@ -57,7 +57,9 @@ def csv_chunks(queryset):
     The first batch is fetched before this returns, so a database failure is still an
     error answer rather than a truncated file.
     """
-    documents = iter(queryset.only(*STORED_FIELDS).as_pymongo().batch_size(BATCH_SIZE).no_cache())
+    cursor = queryset.only(*STORED_FIELDS).as_pymongo().batch_size(BATCH_SIZE).no_cache()
+    # A generator, so the rows continue from `first` (iterating a QuerySet again rewinds it).
+    documents = (document for document in cursor)
     first = next(documents, None)
     return _generate(first, documents)
 

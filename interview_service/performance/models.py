@@ -1,7 +1,7 @@
 """Documents of the performance blueprint: interviews on the dashboard and their scored results."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from mongoengine import (
     DateTimeField,
@@ -22,14 +22,19 @@ EXPERIENCE_LEVELS = ("entry", "mid", "senior")
 READY, IN_PROGRESS, COMPLETED = "ready", "in-progress", "completed"
 INTERVIEW_STATUSES = (READY, IN_PROGRESS, COMPLETED)
 
+ONE_MS = timedelta(milliseconds=1)
 _WORD = re.compile(r"\w+")
 _SPACES = re.compile(r"\s+")
 
 
 def utc_now():
     """Now in UTC, truncated to the millisecond BSON stores (so cursors compare exactly)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return _truncate_ms(datetime.now(UTC))
+
+
+def _truncate_ms(moment):
+    """`moment` at the millisecond precision BSON stores."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def search_tokens(*texts):
@@ -141,7 +146,9 @@ class PerformanceQuerySet(QuerySet):
         if completed_from:
             queryset = queryset.filter(completed_at__gte=completed_from)
         if completed_to:
-            queryset = queryset.filter(completed_at__lte=completed_to)
+            # `< to + 1 ms` is `<= to` at BSON's millisecond precision; SecantusDB misses the
+            # boundary of a `$lte` on a compound index with a field after the date.
+            queryset = queryset.filter(completed_at__lt=_truncate_ms(completed_to) + ONE_MS)
         if q:
             queryset = queryset.search(q)
         return queryset

@@ -166,3 +166,14 @@ def test_get_unknown_performance_is_404(client, alice, performance_id):
     response = client.get(f"/api/performances/{performance_id}", headers=alice)
     assert response.status_code == 404
     assert response.get_json()["error"] == "Performance not found"
+
+
+def test_cursor_of_another_sort_is_422(client, alice, history):
+    by_score = client.get("/api/performances?sort=score&limit=1", headers=alice).get_json()
+    response = client.get(
+        "/api/performances",
+        query_string={"sort": "-completedAt", "cursor": by_score["nextCursor"]},
+        headers=alice,
+    )
+    assert response.status_code == 422
+    assert "cursor" in response.get_json()["errors"]

@@ -1,6 +1,7 @@
 """Rules of the performance blueprint: the interview lifecycle and saving scored results."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -8,7 +9,7 @@ from mongoengine.errors import NotUniqueError
 from mongoengine.queryset.visitor import Q
 
 from interview_service.errors import Conflict, Invalid, NotFound
-from interview_service.pagination import paginate
+from interview_service.pagination import decode_cursor, paginate
 from interview_service.performance import export, stats
 from interview_service.performance.models import (
     COMPLETED,
@@ -22,11 +23,19 @@ from interview_service.performance.models import (
 )
 
 SORT_KEYS = {"completedAt": "completed_at", "score": "score"}
+KEY_TYPES = {"created_at": datetime, "completed_at": datetime, "score": (int, float)}
 SAVED = "Performance saved"
 ALREADY_SAVED = (
     "Performance already saved for this interview; the first result is kept and this request "
     "stored nothing"
 )
+
+
+def _page(queryset, limit, cursor, key, descending=True):
+    """`paginate`, refusing a cursor made for another sort key (its value would not compare)."""
+    if cursor and not isinstance(decode_cursor(cursor)[0], KEY_TYPES[key]):
+        raise Invalid("Invalid cursor for this sort", field="cursor")
+    return paginate(queryset, limit, cursor, key=key, descending=descending)
 
 
 def _object_id(value, what):
@@ -66,7 +75,7 @@ def list_interviews(user_id, status=None, limit=20, cursor=None):
     """A page of the caller's interviews, newest first, optionally in one status."""
     repair_completions(user_id)
     queryset = Interview.objects.owned_by(user_id).with_status(status)
-    return paginate(queryset, limit, cursor, key="created_at")
+    return _page(queryset, limit, cursor, key="created_at")
 
 
 def dashboard(user_id, limit=20):
@@ -223,9 +232,7 @@ def filtered(user_id, filters):
 def list_performances(user_id, filters, sort="-completedAt", limit=20, cursor=None):
     """A page of the caller's performances, filtered and sorted."""
     key = SORT_KEYS[sort.lstrip("-")]
-    return paginate(
-        filtered(user_id, filters), limit, cursor, key=key, descending=sort.startswith("-")
-    )
+    return _page(filtered(user_id, filters), limit, cursor, key, descending=sort.startswith("-"))
 
 
 def performance_stats(user_id, filters, limit=100):

@@ -317,8 +317,8 @@ def _trend(points):
     previous = (
         scores[-2 * TREND_WINDOW : -TREND_WINDOW] if len(scores) >= 2 * TREND_WINDOW else None
     )
-    recent_average = round(_mean(recent), 2) if recent else None
-    previous_average = round(_mean(previous), 2) if previous else None
+    recent_average = _mean(recent) if recent else None
+    previous_average = _mean(previous) if previous else None
     return {
         "points": [
             {
@@ -340,8 +340,8 @@ def _trend(points):
             else "steady"
         ),
         "window": TREND_WINDOW,
-        "recent_average": recent_average,
-        "previous_average": previous_average,
+        "recent_average": _round2(recent_average),
+        "previous_average": _round2(previous_average),
         "change": (
             round(recent_average - previous_average, 2)
             if recent_average is not None and previous_average is not None

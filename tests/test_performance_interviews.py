@@ -85,13 +85,10 @@ def test_start_interview_twice_is_409(client, alice):
 @pytest.mark.parametrize("status", ["completed", "ready"])
 def test_patch_to_other_status_is_409(client, alice, status):
     created = create_interview(client, alice)
-    response = client.patch(
-        f"/api/interviews/{created['id']}", json={"status": status}, headers=alice
-    )
+    path = f"/api/interviews/{created['id']}"
+    response = client.patch(path, json={"status": status}, headers=alice)
     assert response.status_code == 409
-    assert client.get(f"/api/interviews/{created['id']}", headers=alice).get_json()["interview"][
-        "status"
-    ] == ("ready")
+    assert client.get(path, headers=alice).get_json()["interview"]["status"] == "ready"
 
 
 def test_start_completed_interview_is_409(client, alice):

@@ -65,6 +65,7 @@ def csv_chunks(queryset):
 
 
 def _generate(first, documents):
+    """Yield the header and rows, ROWS_PER_CHUNK rows per chunk."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
@@ -82,6 +83,7 @@ def _generate(first, documents):
 
 
 def _drain(buffer):
+    """Return the buffer's text and empty it (memory stays one chunk)."""
     text = buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()

@@ -247,6 +247,7 @@ def _minutes(row):
 
 
 def _mean(values):
+    """Arithmetic mean of a non-empty list."""
     return sum(values) / len(values)
 
 
@@ -302,6 +303,7 @@ def _extreme_round(rounds, best):
 
 
 def _themes(rows):
+    """Theme facet rows as {text, count}."""
     return [{"text": row["_id"], "count": row["count"]} for row in rows]
 
 

@@ -1,3 +1,221 @@
-"""Documents of the performance blueprint."""
+"""Documents of the performance blueprint: interviews on the dashboard and their scored results."""
 
-DOCUMENTS = []
+import re
+from datetime import UTC, datetime, timedelta
+
+from mongoengine import (
+    DateTimeField,
+    Document,
+    EmbeddedDocument,
+    EmbeddedDocumentField,
+    EmbeddedDocumentListField,
+    FloatField,
+    IntField,
+    ListField,
+    ObjectIdField,
+    QuerySet,
+    StringField,
+)
+
+INTERVIEW_TYPES = ("technical", "behavioral", "mixed", "dsa", "aptitude", "system-design")
+EXPERIENCE_LEVELS = ("entry", "mid", "senior")
+READY, IN_PROGRESS, COMPLETED = "ready", "in-progress", "completed"
+INTERVIEW_STATUSES = (READY, IN_PROGRESS, COMPLETED)
+
+ONE_MS = timedelta(milliseconds=1)
+_WORD = re.compile(r"\w+")
+_SPACES = re.compile(r"\s+")
+
+
+def utc_now():
+    """Now in UTC, truncated to the millisecond BSON stores (so cursors compare exactly)."""
+    return _truncate_ms(datetime.now(UTC))
+
+
+def _truncate_ms(moment):
+    """`moment` at the millisecond precision BSON stores."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def search_tokens(*texts):
+    """Lowercase word tokens of `texts`, deduplicated in first-seen order (the `q` index)."""
+    tokens = {}
+    for text in texts:
+        for token in _WORD.findall((text or "").casefold()):
+            tokens.setdefault(token, None)
+    return list(tokens)
+
+
+def normalise_theme(text):
+    """Feedback text as a theme key: case-folded, whitespace collapsed and trimmed."""
+    return _SPACES.sub(" ", (text or "").casefold()).strip()
+
+
+class InterviewQuerySet(QuerySet):
+    """Queries on interviews."""
+
+    def owned_by(self, user_id):
+        """The interviews of `user_id`."""
+        return self.filter(user_id=user_id)
+
+    def active(self):
+        """Interviews not completed and without a performance (the dashboard's open ones)."""
+        return self.filter(status__ne=COMPLETED, performance_id=None)
+
+    def with_status(self, status):
+        """Interviews in `status`, or all when `status` is None."""
+        return self.filter(status=status) if status else self
+
+
+class Interview(Document):
+    """An interview on the candidate's dashboard: ready → in-progress → completed."""
+
+    user_id = StringField(db_field="userId", required=True)
+    job_title = StringField(db_field="jobTitle", required=True)
+    company_name = StringField(db_field="companyName", required=True)
+    interview_type = StringField(db_field="interviewType", choices=INTERVIEW_TYPES, required=True)
+    experience_level = StringField(
+        db_field="experienceLevel", choices=EXPERIENCE_LEVELS, required=True
+    )
+    status = StringField(choices=INTERVIEW_STATUSES, default=READY, required=True)
+    created_at = DateTimeField(db_field="createdAt", default=utc_now, required=True)
+    completed_at = DateTimeField(db_field="completedAt")
+    performance_id = ObjectIdField(db_field="performanceId")
+
+    meta = {
+        "collection": "interviews",
+        "queryset_class": InterviewQuerySet,
+        "indexes": [
+            # Lists are per user, newest first, optionally by status; _id breaks ties for cursors.
+            {"fields": ["user_id", "-created_at", "-id"]},
+            {"fields": ["user_id", "status", "-created_at", "-id"]},
+        ],
+    }
+
+
+class Feedback(EmbeddedDocument):
+    """The written feedback of a performance."""
+
+    overall = StringField()
+    strengths = ListField(StringField())
+    improvements = ListField(StringField())
+    recommendations = ListField(StringField())
+
+
+class RoundResult(EmbeddedDocument):
+    """The result of one round of an interview."""
+
+    round_type = StringField(db_field="roundType", required=True)
+    score = FloatField(min_value=0, max_value=100)
+    questions_answered = IntField(db_field="questionsAnswered", min_value=0)
+    total_questions = IntField(db_field="totalQuestions", min_value=0)
+    time_spent = FloatField(db_field="timeSpent", min_value=0)
+
+
+class Themes(EmbeddedDocument):
+    """Normalised strengths and improvements, kept so analytics group them in the database."""
+
+    strengths = ListField(StringField())
+    improvements = ListField(StringField())
+
+
+class PerformanceQuerySet(QuerySet):
+    """Queries on performances."""
+
+    def owned_by(self, user_id):
+        """The performances of `user_id`."""
+        return self.filter(user_id=user_id)
+
+    def matching(
+        self,
+        interview_type=None,
+        company_name=None,
+        experience_level=None,
+        completed_from=None,
+        completed_to=None,
+        q=None,
+    ):
+        """Apply the list/stats/export filters; each one is skipped when not given."""
+        queryset = self
+        if interview_type:
+            queryset = queryset.filter(interview_type=interview_type)
+        if company_name:
+            queryset = queryset.filter(company_name=company_name)
+        if experience_level:
+            queryset = queryset.filter(experience_level=experience_level)
+        if completed_from:
+            queryset = queryset.filter(completed_at__gte=completed_from)
+        if completed_to:
+            # `< to + 1 ms` is `<= to` at BSON's millisecond precision; SecantusDB misses the
+            # boundary of a `$lte` on a compound index with a field after the date.
+            queryset = queryset.filter(completed_at__lt=_truncate_ms(completed_to) + ONE_MS)
+        if q:
+            queryset = queryset.search(q)
+        return queryset
+
+    def search(self, q):
+        """Performances whose job title, company and feedback contain every word of `q`."""
+        return self.filter(search_terms__all=search_tokens(q))
+
+
+class Performance(Document):
+    """The scored result of one completed interview (at most one per interview)."""
+
+    user_id = StringField(db_field="userId", required=True)
+    interview_id = ObjectIdField(db_field="interviewId", required=True)
+    job_title = StringField(db_field="jobTitle")
+    company_name = StringField(db_field="companyName")
+    interview_type = StringField(db_field="interviewType")
+    experience_level = StringField(db_field="experienceLevel")
+    completed_at = DateTimeField(db_field="completedAt", default=utc_now, required=True)
+    total_questions = IntField(db_field="totalQuestions", min_value=0)
+    correct_answers = IntField(db_field="correctAnswers", min_value=0)
+    score = FloatField(required=True, min_value=0, max_value=100)
+    time_spent = FloatField(db_field="timeSpent", min_value=0)
+    feedback = EmbeddedDocumentField(Feedback)
+    round_results = EmbeddedDocumentListField(RoundResult, db_field="roundResults", default=None)
+    # Derived at save time: `searchTerms` backs `q` (SecantusDB and mongomock have no $text),
+    # `themes` lets the stats aggregation group feedback without string surgery per tier.
+    search_terms = ListField(StringField(), db_field="searchTerms")
+    themes = EmbeddedDocumentField(Themes)
+
+    meta = {
+        "collection": "performances",
+        "queryset_class": PerformanceQuerySet,
+        "indexes": [
+            # One performance per interview: concurrent saves race on this index, one wins.
+            {"fields": ["interview_id"], "unique": True},
+            # Stats, lists and export match on the user and read in completion order.
+            {"fields": ["user_id", "completed_at", "id"]},
+            {"fields": ["user_id", "score", "id"]},
+            {"fields": ["user_id", "interview_type", "completed_at"]},
+            {"fields": ["user_id", "company_name", "completed_at"]},
+            # Multikey index for `q` (token equality with $all, never a regex).
+            {"fields": ["user_id", "search_terms"]},
+        ],
+    }
+
+    def derive(self):
+        """Fill the derived fields (`searchTerms`, `themes`) from the stored content."""
+        feedback = self.feedback or Feedback()
+        self.search_terms = search_tokens(
+            self.job_title,
+            self.company_name,
+            feedback.overall,
+            *(feedback.strengths or []),
+            *(feedback.improvements or []),
+            *(feedback.recommendations or []),
+        )
+        self.themes = Themes(
+            strengths=_unique(normalise_theme(item) for item in feedback.strengths or []),
+            improvements=_unique(normalise_theme(item) for item in feedback.improvements or []),
+        )
+        return self
+
+
+def _unique(items):
+    """Non-empty items, deduplicated in order (a theme counts once per performance)."""
+    return list(dict.fromkeys(item for item in items if item))
+
+
+DOCUMENTS = [Interview, Performance]

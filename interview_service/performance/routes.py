@@ -1,5 +1,219 @@
-"""HTTP routes of the performance blueprint."""
+"""HTTP routes of the performance blueprint: the clean resources and the SPA's legacy paths."""
 
+from flask import Response, stream_with_context
+from flask.views import MethodView
+
+from interview_service.auth import current_user, login_required
 from interview_service.extensions import Blueprint
+from interview_service.performance import service
+from interview_service.performance.schemas import (
+    InterviewCreateSchema,
+    InterviewIdArgsSchema,
+    InterviewListArgsSchema,
+    InterviewPageSchema,
+    InterviewResponseSchema,
+    InterviewUpdateSchema,
+    MessageSchema,
+    PerformanceBodySchema,
+    PerformanceExportArgsSchema,
+    PerformanceListArgsSchema,
+    PerformancePageSchema,
+    PerformanceResponseSchema,
+    PerformanceSavedSchema,
+    PerformanceSaveSchema,
+    PerformanceStatsArgsSchema,
+    PerformanceStatsSchema,
+    UserInterviewsArgsSchema,
+    UserInterviewsSchema,
+)
 
-blp = Blueprint("performance", __name__, url_prefix="/api", description="performance")
+blp = Blueprint(
+    "performance",
+    __name__,
+    url_prefix="/api",
+    description="Interviews on the dashboard, their scored results and the analytics",
+)
+
+DELETED = "Interview deleted"
+PAGING = ("limit", "cursor", "sort")
+
+
+def _filters(args):
+    """The filter arguments of a list/stats/export query."""
+    return {key: value for key, value in args.items() if key not in PAGING}
+
+
+def _saved(result):
+    """The save answer, 201 when this request stored the performance, 200 when it existed."""
+    body = {
+        "performance_id": str(result.performance.id),
+        "interview_updated": result.interview_updated,
+        "message": result.message,
+        "performance": result.performance,
+    }
+    return body, 201 if result.created else 200
+
+
+@blp.route("/interviews")
+class Interviews(MethodView):
+    """The caller's interviews."""
+
+    decorators = [login_required]
+
+    @blp.arguments(InterviewListArgsSchema, location="query")
+    @blp.response(200, InterviewPageSchema)
+    def get(self, args):
+        """List the caller's interviews, newest first."""
+        items, next_cursor = service.list_interviews(current_user(), **args)
+        return {"items": items, "next_cursor": next_cursor}
+
+    @blp.arguments(InterviewCreateSchema)
+    @blp.response(201, InterviewResponseSchema)
+    def post(self, data):
+        """Create an interview (status ready)."""
+        return {"interview": service.create_interview(current_user(), data)}
+
+
+@blp.route("/interviews/<interview_id>")
+class InterviewItem(MethodView):
+    """One of the caller's interviews."""
+
+    decorators = [login_required]
+
+    @blp.response(200, InterviewResponseSchema)
+    def get(self, interview_id):
+        """Get an interview."""
+        return {"interview": service.get_interview(current_user(), interview_id)}
+
+    @blp.arguments(InterviewUpdateSchema)
+    @blp.response(200, InterviewResponseSchema)
+    @blp.alt_response(409, description="Only ready → in-progress is allowed")
+    def patch(self, data, interview_id):
+        """Start an interview (ready → in-progress)."""
+        interview = service.start_interview(current_user(), interview_id, data["status"])
+        return {"interview": interview}
+
+    @blp.response(200, MessageSchema)
+    def delete(self, interview_id):
+        """Delete an interview and its performance."""
+        service.delete_interview(current_user(), interview_id)
+        return {"message": DELETED}
+
+
+@blp.route("/interviews/<interview_id>/performance")
+class InterviewPerformance(MethodView):
+    """The scored result of one interview."""
+
+    decorators = [login_required]
+
+    @blp.arguments(PerformanceBodySchema)
+    @blp.response(201, PerformanceSavedSchema)
+    @blp.alt_response(200, schema=PerformanceSavedSchema, description="Already saved")
+    def put(self, data, interview_id):
+        """Save the interview's performance once (repeats answer 200 with the first)."""
+        interview_id = service.interview_id_of(data.pop("interview_id", None), interview_id)
+        return _saved(service.save_performance(current_user(), interview_id, data))
+
+
+@blp.route("/user-interviews")
+class UserInterviews(MethodView):
+    """Legacy dashboard list."""
+
+    decorators = [login_required]
+
+    @blp.arguments(UserInterviewsArgsSchema, location="query")
+    @blp.response(200, UserInterviewsSchema)
+    def get(self, args):
+        """The caller's open interviews (not completed), newest first, with counts."""
+        interviews, counts = service.dashboard(current_user(), args["limit"])
+        return {"interviews": interviews, "stats": counts}
+
+
+@blp.route("/delete-interview")
+class LegacyDeleteInterview(MethodView):
+    """Legacy delete."""
+
+    decorators = [login_required]
+
+    @blp.arguments(InterviewIdArgsSchema, location="query", as_kwargs=False)
+    @blp.arguments(InterviewIdArgsSchema, location="json", required=False)
+    @blp.response(200, MessageSchema)
+    def delete(self, query, body):
+        """Delete an interview (id in the JSON body or ?interviewId=) and its performance."""
+        interview_id = service.interview_id_of(body.get("interview_id"), query.get("interview_id"))
+        service.delete_interview(current_user(), interview_id)
+        return {"message": DELETED}
+
+
+@blp.route("/save-performance")
+class LegacySavePerformance(MethodView):
+    """Legacy save."""
+
+    decorators = [login_required]
+
+    @blp.arguments(PerformanceSaveSchema)
+    @blp.response(201, PerformanceSavedSchema)
+    @blp.alt_response(200, schema=PerformanceSavedSchema, description="Already saved")
+    def post(self, data):
+        """Save an interview's performance once (repeats answer 200 with the first)."""
+        interview_id = data.pop("interview_id")
+        return _saved(service.save_performance(current_user(), interview_id, data))
+
+
+@blp.route("/performances")
+class Performances(MethodView):
+    """The caller's performances."""
+
+    decorators = [login_required]
+
+    @blp.arguments(PerformanceListArgsSchema, location="query")
+    @blp.response(200, PerformancePageSchema)
+    def get(self, args):
+        """List performances: filters, keyword search `q`, `sort` and cursor paging."""
+        items, next_cursor = service.list_performances(
+            current_user(), _filters(args), args["sort"], args["limit"], args.get("cursor")
+        )
+        return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("/performances/export.csv")
+class PerformanceExport(MethodView):
+    """CSV export."""
+
+    decorators = [login_required]
+
+    @blp.arguments(PerformanceExportArgsSchema, location="query")
+    @blp.response(200, content_type="text/csv", description="One row per performance")
+    def get(self, args):
+        """Download the caller's performances as CSV (same filters as the list)."""
+        chunks = service.export_csv(current_user(), _filters(args), args["sort"])
+        return Response(
+            stream_with_context(chunks),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="performances.csv"'},
+        )
+
+
+@blp.route("/performances/<performance_id>")
+class PerformanceItem(MethodView):
+    """One performance."""
+
+    decorators = [login_required]
+
+    @blp.response(200, PerformanceResponseSchema)
+    def get(self, performance_id):
+        """Get a performance in full."""
+        return {"performance": service.get_performance(current_user(), performance_id)}
+
+
+@blp.route("/performance-stats")
+class PerformanceStats(MethodView):
+    """Analytics."""
+
+    decorators = [login_required]
+
+    @blp.arguments(PerformanceStatsArgsSchema, location="query")
+    @blp.response(200, PerformanceStatsSchema)
+    def get(self, args):
+        """Analytics of the caller's completed interviews matching the filters."""
+        return service.performance_stats(current_user(), _filters(args), args["limit"])

@@ -1,0 +1,250 @@
+"""Rules of the performance blueprint: the interview lifecycle and saving scored results."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from mongoengine.errors import NotUniqueError
+from mongoengine.queryset.visitor import Q
+
+from interview_service.errors import Conflict, Invalid, NotFound
+from interview_service.pagination import decode_cursor, paginate
+from interview_service.performance import export, stats
+from interview_service.performance.models import (
+    COMPLETED,
+    IN_PROGRESS,
+    READY,
+    Feedback,
+    Interview,
+    Performance,
+    RoundResult,
+    utc_now,
+)
+
+SORT_KEYS = {"completedAt": "completed_at", "score": "score"}
+KEY_TYPES = {"created_at": datetime, "completed_at": datetime, "score": (int, float)}
+SAVED = "Performance saved"
+ALREADY_SAVED = (
+    "Performance already saved for this interview; the first result is kept and this request "
+    "stored nothing"
+)
+
+
+def _page(queryset, limit, cursor, key, descending=True):
+    """`paginate`, refusing a cursor made for another sort key (its value would not compare)."""
+    if cursor and not isinstance(decode_cursor(cursor)[0], KEY_TYPES[key]):
+        raise Invalid("Invalid cursor for this sort", field="cursor")
+    return paginate(queryset, limit, cursor, key=key, descending=descending)
+
+
+def _object_id(value, what):
+    """`value` as an ObjectId; an id that cannot exist is simply not found."""
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        raise NotFound(f"{what} not found") from None
+
+
+# --- interviews ---------------------------------------------------------------------------
+
+
+def create_interview(user_id, data):
+    """Create a ready interview for `user_id`."""
+    interview = Interview(user_id=user_id, **data)
+    interview.save(force_insert=True)
+    return interview
+
+
+def get_interview(user_id, interview_id):
+    """The caller's interview (repaired if its performance was saved but not linked)."""
+    interview = (
+        Interview.objects.owned_by(user_id).filter(id=_object_id(interview_id, "Interview")).first()
+    )
+    if interview is None:
+        raise NotFound("Interview not found")
+    if interview.status != COMPLETED or interview.performance_id is None:
+        performance = Performance.objects(interview_id=interview.id).first()
+        if performance is not None:
+            _link(performance)
+            interview.reload()
+    return interview
+
+
+def list_interviews(user_id, status=None, limit=20, cursor=None):
+    """A page of the caller's interviews, newest first, optionally in one status."""
+    repair_completions(user_id)
+    queryset = Interview.objects.owned_by(user_id).with_status(status)
+    return _page(queryset, limit, cursor, key="created_at")
+
+
+def dashboard(user_id, limit=20):
+    """The legacy dashboard: open interviews (newest first) and counts by status."""
+    repair_completions(user_id)
+    mine = Interview.objects.owned_by(user_id)
+    interviews = list(mine.active().order_by("-created_at", "-id").limit(limit))
+    counts = {
+        "total": mine.count(),
+        "completed": mine.filter(status=COMPLETED).count(),
+        "in_progress": mine.filter(status=IN_PROGRESS).count(),
+    }
+    return interviews, counts
+
+
+def start_interview(user_id, interview_id, status):
+    """Move a ready interview to in-progress; any other change conflicts with its state."""
+    interview = get_interview(user_id, interview_id)
+    if status != IN_PROGRESS or interview.status != READY:
+        raise Conflict(f"Cannot change an interview from {interview.status} to {status}")
+    # Conditional on the status still being ready, so two racing starts cannot both win.
+    started = Interview.objects(id=interview.id, user_id=user_id, status=READY).update_one(
+        set__status=IN_PROGRESS
+    )
+    if not started:
+        interview.reload()
+        raise Conflict(f"Cannot change an interview from {interview.status} to {status}")
+    interview.reload()
+    return interview
+
+
+def interview_id_of(body_id=None, url_id=None):
+    """The interview id given in the JSON body and/or the URL; both must agree."""
+    if body_id and url_id and body_id != url_id:
+        raise Invalid("interviewId of the body differs from the URL's", field="interviewId")
+    interview_id = body_id or url_id
+    if not interview_id:
+        raise Invalid("interviewId is required", field="interviewId")
+    return interview_id
+
+
+def delete_interview(user_id, interview_id):
+    """Delete the caller's interview and its performance."""
+    object_id = _object_id(interview_id, "Interview")
+    interview = Interview.objects.owned_by(user_id).filter(id=object_id)
+    if interview.first() is None:
+        raise NotFound("Interview not found")
+    # The performance goes first: a crash in between leaves an interview to delete again,
+    # never a performance without its interview in the lists and stats.
+    Performance.objects.owned_by(user_id).filter(interview_id=object_id).delete()
+    interview.delete()
+
+
+def repair_completions(user_id):
+    """Finish the caller's interviews whose performance was saved but never linked to them."""
+    unfinished = (
+        Interview.objects.owned_by(user_id)
+        .filter(Q(status__ne=COMPLETED) | Q(performance_id=None))
+        .scalar("id")
+    )
+    unfinished = list(unfinished)
+    if unfinished:
+        for performance in Performance.objects(interview_id__in=unfinished):
+            _link(performance)
+
+
+def _link(performance):
+    """Mark the performance's interview completed and pointing at it; True when it exists."""
+    return bool(
+        Interview.objects(id=performance.interview_id, user_id=performance.user_id).update_one(
+            set__status=COMPLETED,
+            set__completed_at=performance.completed_at,
+            set__performance_id=performance.id,
+        )
+    )
+
+
+# --- performances -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """A saved (or already saved) performance and what the save did."""
+
+    performance: Performance
+    created: bool
+    interview_updated: bool
+
+    @property
+    def message(self):
+        """What the caller is told: a repeated save keeps the first result."""
+        return SAVED if self.created else ALREADY_SAVED
+
+
+def save_performance(user_id, interview_id, data):
+    """Save the result of the caller's interview once; repeats return the first one."""
+    interview = (
+        Interview.objects.owned_by(user_id).filter(id=_object_id(interview_id, "Interview")).first()
+    )
+    if interview is None:
+        raise NotFound("Interview not found")
+    performance = _new_performance(interview, data)
+    try:
+        performance.save(force_insert=True)
+        created = True
+    except NotUniqueError:
+        # Someone saved first (a retry, or a concurrent request): the unique index on
+        # interviewId decided; answer with the winner.
+        performance = Performance.objects.get(interview_id=interview.id)
+        created = False
+    # Idempotent: every racer sets the same values, and a crash before this line is
+    # repaired by the next save or read.
+    return SaveResult(performance, created, _link(performance))
+
+
+def _new_performance(interview, data):
+    """An unsaved performance of `interview`: job fields from the interview, the rest sent."""
+    feedback = data.get("feedback")
+    rounds = data.get("round_results")
+    return Performance(
+        user_id=interview.user_id,
+        interview_id=interview.id,
+        job_title=interview.job_title,
+        company_name=interview.company_name,
+        interview_type=interview.interview_type,
+        experience_level=interview.experience_level,
+        completed_at=utc_now(),
+        score=data["score"],
+        total_questions=data.get("total_questions"),
+        correct_answers=data.get("correct_answers"),
+        time_spent=data.get("time_spent"),
+        feedback=Feedback(**feedback) if feedback is not None else None,
+        round_results=[RoundResult(**item) for item in rounds] if rounds is not None else None,
+    ).derive()
+
+
+def get_performance(user_id, performance_id):
+    """The caller's performance."""
+    performance = (
+        Performance.objects.owned_by(user_id)
+        .filter(id=_object_id(performance_id, "Performance"))
+        .first()
+    )
+    if performance is None:
+        raise NotFound("Performance not found")
+    return performance
+
+
+def filtered(user_id, filters):
+    """The caller's performances matching the list/stats/export filters."""
+    return Performance.objects.owned_by(user_id).matching(**filters)
+
+
+def list_performances(user_id, filters, sort="-completedAt", limit=20, cursor=None):
+    """A page of the caller's performances, filtered and sorted."""
+    key = SORT_KEYS[sort.lstrip("-")]
+    return _page(filtered(user_id, filters), limit, cursor, key, descending=sort.startswith("-"))
+
+
+def performance_stats(user_id, filters, limit=100):
+    """The analytics of the caller's completed interviews matching the filters."""
+    repair_completions(user_id)
+    active = Interview.objects.owned_by(user_id).active().count()
+    return stats.compute(filtered(user_id, filters), active_interviews=active, limit=limit)
+
+
+def export_csv(user_id, filters, sort="-completedAt"):
+    """CSV text chunks of the caller's performances (started now, so errors surface here)."""
+    direction = "-" if sort.startswith("-") else ""
+    key = SORT_KEYS[sort.lstrip("-")]
+    queryset = filtered(user_id, filters).order_by(f"{direction}{key}", f"{direction}id")
+    return export.csv_chunks(queryset)

@@ -1,0 +1,179 @@
+"""Listing performances: filters, keyword search, sort, cursor paging and bad filters."""
+
+import pytest
+from bson import ObjectId
+
+from tests.performance_helpers import backdate, completed, day, iso
+
+
+@pytest.fixture
+def history(app, client, alice):
+    """Four performances of alice on known days, types, companies and feedback."""
+    rows = [
+        (0, 60, {"companyName": "Acme", "interviewType": "technical",
+                 "jobTitle": "Backend Dev"},
+         {"overall": "Good grasp of databases", "improvements": ["System design depth"]}),
+        (1, 85, {"companyName": "Globex", "interviewType": "behavioral",
+                 "experienceLevel": "senior"},
+         {"overall": "Great storytelling", "strengths": ["Leadership examples"]}),
+        (2, 72, {"companyName": "Acme", "interviewType": "dsa", "jobTitle": "Frontend Dev"},
+         {"overall": "Struggled with graphs", "recommendations": ["Practice graph traversal"]}),
+        (3, 90, {"companyName": "Initech", "interviewType": "technical",
+                 "jobTitle": "Data Engineer"},
+         {"overall": "Excellent SQL and databases"}),
+    ]  # fmt: skip
+    saved = []
+    for offset, score, interview, feedback in rows:
+        answer = completed(client, alice, score=score, interview=interview, feedback=feedback)
+        backdate(app, answer["performanceId"], day(offset))
+        saved.append(answer["performanceId"])
+    return saved
+
+
+def ids(response):
+    assert response.status_code == 200, response.get_json()
+    return [item["id"] for item in response.get_json()["items"]]
+
+
+def test_list_performances_is_newest_first_by_default(client, alice, history):
+    response = client.get("/api/performances", headers=alice)
+    assert ids(response) == list(reversed(history))
+    assert response.get_json()["nextCursor"] is None
+    assert response.get_json()["items"][0]["completedAt"] == iso(day(3))
+
+
+@pytest.mark.parametrize(
+    "sort, order",
+    [("completedAt", [0, 1, 2, 3]), ("-score", [3, 1, 2, 0]), ("score", [0, 2, 1, 3])],
+)
+def test_list_performances_sorts(client, alice, history, sort, order):
+    response = client.get(f"/api/performances?sort={sort}", headers=alice)
+    assert ids(response) == [history[index] for index in order]
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("interviewType=technical", [3, 0]),
+        ("companyName=Acme", [2, 0]),
+        ("experienceLevel=senior", [1]),
+        ("from=2024-03-02T00:00:00Z", [3, 2, 1]),
+        ("to=2024-03-02T09:00:00Z", [1, 0]),
+        ("from=2024-03-02T00:00:00Z&to=2024-03-03T23:59:59Z", [2, 1]),
+        ("companyName=Acme&interviewType=dsa", [2]),
+        ("companyName=Nobody", []),
+    ],
+)
+def test_list_performances_filters(client, alice, history, query, expected):
+    response = client.get(f"/api/performances?{query}", headers=alice)
+    assert ids(response) == [history[index] for index in expected]
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("databases", [3, 0]),
+        ("DATABASES excellent", [3]),
+        ("acme", [2, 0]),
+        ("graph", [2]),  # in the recommendations
+        ("graphs", [2]),
+        ("leadership", [1]),
+        ("frontend acme", [2]),
+        ("design", [0]),
+        ("nothing-like-this", []),
+    ],
+)
+def test_search_matches_all_words_of_title_company_and_feedback(
+    client, alice, history, q, expected
+):
+    response = client.get("/api/performances", query_string={"q": q}, headers=alice)
+    assert ids(response) == [history[index] for index in expected]
+
+
+def test_search_treats_regex_characters_as_text(client, alice, history):
+    response = client.get("/api/performances", query_string={"q": "acme.*"}, headers=alice)
+    assert ids(response) == [history[2], history[0]]
+
+
+def test_search_combines_with_filters(client, alice, history):
+    response = client.get(
+        "/api/performances", query_string={"q": "databases", "interviewType": "technical",
+                                           "from": "2024-03-03T00:00:00Z"}, headers=alice
+    )  # fmt: skip
+    assert ids(response) == [history[3]]
+
+
+@pytest.mark.parametrize("sort", ["-completedAt", "completedAt", "score", "-score"])
+def test_pages_cover_every_performance_once(app, client, alice, sort):
+    scores = [50, 70, 70, 70, 90, 60, 70, 80, 55]  # ties exercise the id tie-break
+    expected = []
+    for offset, score in enumerate(scores):
+        answer = completed(client, alice, score=score)
+        backdate(app, answer["performanceId"], day(offset // 2))  # equal dates too
+        expected.append(answer["performanceId"])
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = {"limit": 2, "sort": sort, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/api/performances", query_string=query, headers=alice).get_json()
+        seen += [item["id"] for item in body["items"]]
+        pages += 1
+        cursor = body["nextCursor"]
+        if cursor is None:
+            break
+    assert pages == 5
+    assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen))
+    full = client.get("/api/performances", query_string={"sort": sort, "limit": 100}, headers=alice)
+    assert seen == ids(full)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "interviewType=trivia",
+        "experienceLevel=guru",
+        "from=yesterday",
+        "to=2024-13-01",
+        "from=2024-03-05T00:00:00Z&to=2024-03-01T00:00:00Z",
+        "sort=random",
+        "sort=-jobTitle",
+        "limit=0",
+        "limit=101",
+        "cursor=not-a-cursor",
+        "q=",
+        "q=%21%21%21",
+        "q=" + "+".join(f"word{n}" for n in range(11)),
+        "companyName=",
+        "status=completed",
+        "page=2",
+    ],
+)
+def test_list_performances_with_bad_filter_is_422(client, alice, query):
+    response = client.get(f"/api/performances?{query}", headers=alice)
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["success"] is False and body["errors"]
+
+
+def test_get_performance_answers_the_detailed_view(client, alice):
+    saved = completed(client, alice, score=77, feedback={"overall": "Fine"})
+    response = client.get(f"/api/performances/{saved['performanceId']}", headers=alice)
+    assert response.status_code == 200
+    assert response.get_json() == {"success": True, "performance": saved["performance"]}
+
+
+@pytest.mark.parametrize("performance_id", [str(ObjectId()), "xyz"])
+def test_get_unknown_performance_is_404(client, alice, performance_id):
+    response = client.get(f"/api/performances/{performance_id}", headers=alice)
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "Performance not found"
+
+
+def test_cursor_of_another_sort_is_422(client, alice, history):
+    by_score = client.get("/api/performances?sort=score&limit=1", headers=alice).get_json()
+    response = client.get(
+        "/api/performances",
+        query_string={"sort": "-completedAt", "cursor": by_score["nextCursor"]},
+        headers=alice,
+    )
+    assert response.status_code == 422
+    assert "cursor" in response.get_json()["errors"]

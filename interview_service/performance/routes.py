@@ -7,13 +7,13 @@ from interview_service.auth import current_user, login_required
 from interview_service.extensions import Blueprint
 from interview_service.performance import service
 from interview_service.performance.schemas import (
+    ConfirmationSchema,
     InterviewCreateSchema,
     InterviewIdArgsSchema,
     InterviewListArgsSchema,
     InterviewPageSchema,
     InterviewResponseSchema,
     InterviewUpdateSchema,
-    MessageSchema,
     PerformanceBodySchema,
     PerformanceExportArgsSchema,
     PerformanceListArgsSchema,
@@ -93,7 +93,7 @@ class InterviewItem(MethodView):
         interview = service.start_interview(current_user(), interview_id, data["status"])
         return {"interview": interview}
 
-    @blp.response(200, MessageSchema)
+    @blp.response(200, ConfirmationSchema)
     def delete(self, interview_id):
         """Delete an interview and its performance."""
         service.delete_interview(current_user(), interview_id)
@@ -137,7 +137,7 @@ class LegacyDeleteInterview(MethodView):
 
     @blp.arguments(InterviewIdArgsSchema, location="query", as_kwargs=False)
     @blp.arguments(InterviewIdArgsSchema, location="json", required=False)
-    @blp.response(200, MessageSchema)
+    @blp.response(200, ConfirmationSchema)
     def delete(self, query, body):
         """Delete an interview (id in the JSON body or ?interviewId=) and its performance."""
         interview_id = service.interview_id_of(body.get("interview_id"), query.get("interview_id"))

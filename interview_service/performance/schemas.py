@@ -122,7 +122,7 @@ class UserInterviewsSchema(ResponseSchema):
     stats = fields.Nested(InterviewCountsSchema)
 
 
-class MessageSchema(ResponseSchema):
+class ConfirmationSchema(ResponseSchema):
     """A confirmation."""
 
     message = fields.String()

@@ -18,6 +18,25 @@ NAME = validate.Length(min=1, max=200)
 THEME = fields.String(validate=validate.Length(max=2000))
 MAX_MINUTES = 7 * 24 * 60  # a week: keeps sums finite and catches unit mistakes (seconds, ms)
 MAX_QUESTIONS = 10_000
+
+
+def question_count(data_key):
+    """An optional count of questions (0..MAX_QUESTIONS, integers only)."""
+    return fields.Integer(
+        data_key=data_key,
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_QUESTIONS),
+    )
+
+
+def minutes_spent():
+    """An optional time spent, in minutes (0..MAX_MINUTES)."""
+    return fields.Float(
+        data_key="timeSpent", allow_none=True, validate=validate.Range(min=0, max=MAX_MINUTES)
+    )
+
+
 MAX_QUERY_WORDS = 10
 SORTS = ("completedAt", "-completedAt", "score", "-score")
 
@@ -147,21 +166,9 @@ class RoundResultSchema(ma.Schema):
         data_key="roundType", required=True, validate=[validate.Length(min=1, max=50), _not_blank]
     )
     score = fields.Float(allow_none=True, validate=validate.Range(min=0, max=100))
-    questions_answered = fields.Integer(
-        data_key="questionsAnswered",
-        strict=True,
-        allow_none=True,
-        validate=validate.Range(min=0, max=MAX_QUESTIONS),
-    )
-    total_questions = fields.Integer(
-        data_key="totalQuestions",
-        strict=True,
-        allow_none=True,
-        validate=validate.Range(min=0, max=MAX_QUESTIONS),
-    )
-    time_spent = fields.Float(
-        data_key="timeSpent", allow_none=True, validate=validate.Range(min=0, max=MAX_MINUTES)
-    )
+    questions_answered = question_count("questionsAnswered")
+    total_questions = question_count("totalQuestions")
+    time_spent = minutes_spent()
 
     @validates_schema
     def answered_within_total(self, data, **kwargs):
@@ -177,21 +184,9 @@ class PerformanceBodySchema(ma.Schema):
 
     interview_id = fields.String(data_key="interviewId", validate=OBJECT_ID)
     score = fields.Float(required=True, validate=validate.Range(min=0, max=100))
-    total_questions = fields.Integer(
-        data_key="totalQuestions",
-        strict=True,
-        allow_none=True,
-        validate=validate.Range(min=0, max=MAX_QUESTIONS),
-    )
-    correct_answers = fields.Integer(
-        data_key="correctAnswers",
-        strict=True,
-        allow_none=True,
-        validate=validate.Range(min=0, max=MAX_QUESTIONS),
-    )
-    time_spent = fields.Float(
-        data_key="timeSpent", allow_none=True, validate=validate.Range(min=0, max=MAX_MINUTES)
-    )
+    total_questions = question_count("totalQuestions")
+    correct_answers = question_count("correctAnswers")
+    time_spent = minutes_spent()
     feedback = fields.Nested(FeedbackSchema, allow_none=True)
     round_results = fields.List(
         fields.Nested(RoundResultSchema),

@@ -15,8 +15,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 # Longer than nginx's upstream keepalive_timeout (4 s), so nginx closes idle connections first.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
-# Recycle workers now and then (jittered so they do not all restart together).
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+# Recycling workers is off by default: each recycled worker leaves its metric files behind
+# (Prometheus multiprocess mode), which /metrics reads on every scrape. Set it to contain a leak.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
 # The heartbeat file on tmpfs: a container's overlay filesystem can stall it.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None

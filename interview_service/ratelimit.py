@@ -7,6 +7,7 @@ import time
 from functools import partial
 from urllib.parse import urlsplit
 
+import limits
 import limits.storage
 import pymongo.errors
 from flask import request
@@ -80,6 +81,12 @@ def init_app(app):
     (one module-level object would leak one test app's limits into the next).
     """
     config = app.config
+    try:
+        limits.parse_many(config["RATE_LIMIT_DEFAULT"])
+    except ValueError:
+        raise RuntimeError(
+            f"RATE_LIMIT_DEFAULT is not a rate limit: {config['RATE_LIMIT_DEFAULT']!r}"
+        ) from None
     storage_uri, storage_options = storage_settings(config)
     limiter = Limiter(
         rate_limit_key,

@@ -210,3 +210,9 @@ def test_limits_are_off_in_testing_by_default(client):
     responses = [client.get(LIMITED) for _ in range(5)]
     assert [r.status_code for r in responses] == [200] * 5
     assert "X-RateLimit-Remaining" not in responses[-1].headers
+
+
+@pytest.mark.parametrize("value", ["lots", "300 per fortnight", ""])
+def test_invalid_default_limit_is_refused_at_start(value):
+    with pytest.raises(RuntimeError, match="RATE_LIMIT_DEFAULT"):
+        make_app("mongomock://localhost/limits", RATE_LIMIT_DEFAULT=value)

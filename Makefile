@@ -3,8 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install run test lint clean
+.PHONY: install run test e2e lint clean
 
 install: $(STAMP)
 
@@ -19,6 +20,11 @@ run: $(STAMP)  ## start the service (embedded database unless MONGODB_URI is set
 
 test: $(STAMP)  ## run every test, on mongomock and on a SecantusDB wire server
 	$(BIN)/python -m pytest
+
+e2e: $(STAMP)  ## nginx → gunicorn → embedded database on loopback ports, then tests/e2e
+	command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx \
+		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y nginx; }
+	E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,18 +1,90 @@
 """gunicorn settings; every value can be overridden from the environment."""
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
+# A request running longer than this kills its worker (database calls give up after 5 s).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# On SIGTERM, workers finish the requests in flight for up to this long, then are killed.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
-keepalive = 5
-# The app is imported in each worker after the fork, so each has its own MongoClient.
+# Longer than nginx's upstream keepalive_timeout (4 s), so nginx closes idle connections first.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Recycling workers is off by default: each recycled worker leaves its metric files behind
+# (Prometheus multiprocess mode), which /metrics reads on every scrape. Set it to contain a leak.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
+# The heartbeat file on tmpfs: a container's overlay filesystem can stall it.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# The app is imported in each worker after the fork, so each worker opens its own MongoClient
+# (and rate-limit client) on its first request: pymongo clients are not fork-safe.
 preload_app = False
-# The app writes its own JSON request log; gunicorn's access log would duplicate it.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# The app writes one JSON line per request; gunicorn's access log would duplicate it.
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's own lines (boot, worker exits, timeouts) as JSON too, like the app's.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": "WARNING", "handlers": []},  # each worker's app installs its handler
+    "loggers": {
+        "gunicorn.error": {
+            "level": loglevel.upper(),
+            "handlers": ["json"],
+            "propagate": False,
+            "qualname": "gunicorn.error",
+        },
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    },
+    "handlers": {
+        "json": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{levelname}{name}{message}{process}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        }
+    },
+}
+
+# Prometheus multiprocess mode: each worker writes its metrics to files in this directory and
+# /metrics adds them up, so a scrape sees every worker whichever one answers it.
+_created_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _created_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="interview-service-metrics-")
+
+
+def on_starting(server):
+    """Start from empty metric files: values left by an earlier run would be added in."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A worker is gone (exit, timeout, max_requests): drop its live-gauge files."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory when gunicorn made it."""
+    if _created_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

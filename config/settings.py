@@ -53,6 +53,10 @@ class Config:
 
     RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
     RATE_LIMIT_DEFAULT = env_str("RATE_LIMIT_DEFAULT", "300 per minute")
+    RATE_LIMIT_STORAGE_URI = env_str("RATE_LIMIT_STORAGE_URI")  # default: MONGODB_URI
+    # How many proxies in front (nginx) may set X-Forwarded-For/-Proto/-Host; 0 trusts none.
+    PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
+    METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
 
     SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 2 * 60 * 60)  # seconds
     RESUME_MAX_CHARS = env_int("RESUME_MAX_CHARS", 200_000)
@@ -108,6 +112,7 @@ class Production(Config):
 
     ENV_NAME = "production"
     ALLOW_ANONYMOUS_SESSIONS = env_bool("ALLOW_ANONYMOUS_SESSIONS", False)
+    PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 1)
 
     @classmethod
     def check(cls):

@@ -1,12 +1,11 @@
 """interview-service: the application factory."""
 
-import logging
-
 from flask import Flask, request
 from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import settings_for
-from interview_service import db, errors
+from interview_service import db, errors, observability, ratelimit
 from interview_service.extensions import api, cors
 from interview_service.jsonio import StrictJSONProvider
 from interview_service.ops import blp as ops_blp
@@ -25,7 +24,10 @@ def create_app(env=None, **overrides):
     app = Flask(__name__)
     register_config(app, env, overrides)
     register_logging(app)
+    register_proxy_fix(app)
+    register_observability(app)
     register_extensions(app)
+    register_rate_limits(app)
     register_blueprints(app)
     register_request_guards(app)
     register_commands(app)
@@ -45,8 +47,20 @@ def register_config(app, env, overrides):
 
 
 def register_logging(app):
-    """Log at the configured level."""
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    """Log JSON lines to stderr at LOG_LEVEL."""
+    observability.init_logging(app)
+
+
+def register_proxy_fix(app):
+    """Trust X-Forwarded-For/-Proto/-Host from PROXY_FIX_X_FOR proxies (nginx in production)."""
+    hops = app.config["PROXY_FIX_X_FOR"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def register_observability(app):
+    """Request ids, the JSON request log and metrics; first, so their hooks see every answer."""
+    observability.init_app(app)
 
 
 def register_extensions(app):
@@ -58,10 +72,21 @@ def register_extensions(app):
         app,
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-        expose_headers=["X-Request-ID", "Retry-After"],
+        expose_headers=[
+            "X-Request-ID",
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ],
         supports_credentials=False,
         max_age=app.config["CORS_MAX_AGE"],
     )
+
+
+def register_rate_limits(app):
+    """Per-user (or per-address) limits shared by every worker, when RATE_LIMIT_ENABLED."""
+    ratelimit.init_app(app)
 
 
 def register_blueprints(app):

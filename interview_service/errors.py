@@ -7,6 +7,8 @@ import pymongo.errors
 from flask import current_app, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from interview_service.observability import record_database_unavailable
+
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
@@ -100,6 +102,7 @@ def handle_service_error(error):
 def handle_database_unavailable(error):
     """The database did not answer in time: 503 with Retry-After, never a hanging worker."""
     log.warning("database unavailable: %s", error.__class__.__name__)
+    record_database_unavailable()
     response = jsonify(error_body(503, "Database unavailable, try again shortly"))
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -1,12 +1,14 @@
-"""Operational endpoints: liveness and readiness."""
+"""Operational endpoints: liveness, readiness and metrics (never rate limited)."""
 
+from flask import current_app
 from flask.views import MethodView
+from flask_smorest import abort
 
-from interview_service import db
+from interview_service import db, observability
 from interview_service.extensions import Blueprint
 from interview_service.schemas import ResponseSchema
 
-blp = Blueprint("ops", __name__, description="Liveness and readiness probes")
+blp = Blueprint("ops", __name__, description="Liveness and readiness probes, metrics")
 
 
 @blp.route("/healthz")
@@ -31,3 +33,23 @@ class Ready(MethodView):
         """The database answers a ping (503 when it does not)."""
         db.ping()
         return {}
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    """Prometheus metrics."""
+
+    @blp.doc(
+        security=[],
+        responses={
+            "200": {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    def get(self):
+        """Request counts and latencies by route and status, and database outages."""
+        if not current_app.config["METRICS_ENABLED"]:
+            abort(404)
+        return observability.metrics_response()

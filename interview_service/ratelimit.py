@@ -1,0 +1,131 @@
+"""Rate limits per verified user (or client address), counted in MongoDB and shared by workers."""
+
+import contextlib
+import logging
+import math
+import time
+from functools import partial
+from urllib.parse import urlsplit
+
+import limits
+import limits.storage
+import pymongo.errors
+from flask import request
+from flask_limiter import ApplicationLimit, Limiter
+
+from interview_service.auth import current_user
+from interview_service.errors import Unauthorized
+from interview_service.observability import user_hash
+from interview_service.ops import blp as ops_blp
+
+log = logging.getLogger(__name__)
+
+# One atomic findAndModify per request (a pipeline update with $$NOW), which MongoDB 4.2+ and
+# SecantusDB both run; limits' sliding-window strategy fails on SecantusDB.
+STRATEGY = "fixed-window"
+
+
+class MongoDBStorage(limits.storage.MongoDBStorage):
+    """limits' MongoDB storage, except that a storage never used never connects.
+
+    The library's `__del__` reads its lazy `storage` property, so an unused storage would open a
+    client and create indexes while being garbage-collected. Registering the same URI schemes
+    makes `storage_from_string` (used by Flask-Limiter) build this class instead.
+    """
+
+    STORAGE_SCHEME = ["mongodb", "mongodb+srv"]
+
+    def __del__(self):
+        if self._storage is not None:
+            with contextlib.suppress(Exception):  # at interpreter exit pymongo may be half gone
+                self._storage.close()
+
+
+def storage_settings(config):
+    """Storage URI and options: the app's own MongoDB database unless RATE_LIMIT_STORAGE_URI."""
+    uri = config.get("RATE_LIMIT_STORAGE_URI") or config["MONGODB_URI"]
+    if uri.startswith("mongomock://"):  # tests on the in-process mock: count in memory
+        return "memory://", {}
+    if not uri.startswith("mongodb"):
+        return uri, {}
+    database = urlsplit(uri).path.strip("/") or "interview_service"
+    return uri, {
+        "database_name": database,
+        "counter_collection_name": "rate_limits",
+        "window_collection_name": "rate_limit_windows",
+        "serverSelectionTimeoutMS": config["MONGODB_SERVER_SELECTION_TIMEOUT_MS"],
+        "connectTimeoutMS": config["MONGODB_SERVER_SELECTION_TIMEOUT_MS"],
+        "timeoutMS": config["MONGODB_TIMEOUT_MS"],
+        "appname": "interview-service-limits",
+    }
+
+
+def rate_limit_key():
+    """The verified user's pseudonym, else the client address (an invalid token counts as none)."""
+    try:
+        user = current_user()
+    except Unauthorized:
+        user = None
+    return f"user:{user_hash(user)}" if user else f"ip:{request.remote_addr}"
+
+
+def is_preflight():
+    """CORS preflights are answered by flask-cors without touching the service: not counted."""
+    return request.method == "OPTIONS"
+
+
+def init_app(app):
+    """Bind a limiter to `app`: RATE_LIMIT_DEFAULT per caller across the whole API.
+
+    A Limiter keeps its storage, limits and enabled flag on itself, so each app gets its own
+    (one module-level object would leak one test app's limits into the next).
+    """
+    config = app.config
+    try:
+        limits.parse_many(config["RATE_LIMIT_DEFAULT"])
+    except ValueError:
+        raise RuntimeError(
+            f"RATE_LIMIT_DEFAULT is not a rate limit: {config['RATE_LIMIT_DEFAULT']!r}"
+        ) from None
+    storage_uri, storage_options = storage_settings(config)
+    limiter = Limiter(
+        rate_limit_key,
+        application_limits=[
+            ApplicationLimit(
+                config["RATE_LIMIT_DEFAULT"],
+                error_message=f"Rate limit exceeded ({config['RATE_LIMIT_DEFAULT']}), slow down",
+                exempt_when=is_preflight,
+            )
+        ],
+        storage_uri=storage_uri,
+        storage_options=storage_options,
+        strategy=STRATEGY,
+        key_prefix="interview-service",
+        # The headers are ours (add_headers): Flask-Limiter's would overwrite a 503's Retry-After.
+        headers_enabled=False,
+        enabled=config["RATE_LIMIT_ENABLED"],
+    )
+    limiter.exempt(ops_blp)
+    # With limits off, init_app returns before building a storage: nothing touches the database.
+    limiter.init_app(app)
+    if limiter.enabled:
+        app.after_request(partial(add_headers, limiter))
+    return limiter
+
+
+def add_headers(limiter, response):
+    """X-RateLimit-* on every counted answer; Retry-After on a 429 (a 503 keeps its own)."""
+    current = limiter.current_limit
+    if current is None or response.status_code == 503:
+        return response
+    try:
+        reset_time, remaining = current.window
+    except pymongo.errors.PyMongoError as error:
+        log.warning("rate limit headers skipped: %s", error.__class__.__name__)
+        return response
+    response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
+    response.headers["X-RateLimit-Remaining"] = str(remaining)
+    response.headers["X-RateLimit-Reset"] = str(math.ceil(reset_time))
+    if response.status_code == 429:
+        response.headers["Retry-After"] = str(max(1, math.ceil(reset_time - time.time())))
+    return response

@@ -1,0 +1,206 @@
+"""The deployment itself: request ids, CORS, body limits, gzip, probes, metrics and limits
+through nginx and several gunicorn workers."""
+
+import re
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.conftest import SPA_ORIGIN
+
+pytestmark = pytest.mark.e2e
+
+ERROR_KEYS = {"success", "code", "status", "message", "error"}
+
+
+def wait_for(predicate, timeout=5):
+    """The app logs right before answering; give the log file a moment to show it."""
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def app_lines_with(stack, request_id):
+    return wait_for(lambda: [x for x in stack.app_log_lines() if x.get("request_id") == request_id])
+
+
+def test_client_request_id_is_echoed_and_logged_by_app_and_nginx(stack):
+    request_id = f"e2e-{uuid.uuid4().hex}"
+    response = requests.get(f"{stack.url}/healthz", headers={"X-Request-ID": request_id})
+    [line] = app_lines_with(stack, request_id)
+    access = wait_for(
+        lambda: [x for x in stack.nginx_access_lines() if x["request_id"] == request_id]
+    )
+    assert response.status_code == 200
+    assert response.headers["X-Request-ID"] == request_id
+    assert line["path"] == "/healthz" and line["status"] == 200
+    assert access and access[0]["status"] == 200
+
+
+def test_nginx_gives_a_request_id_when_the_client_sends_none(stack):
+    response = requests.get(f"{stack.url}/readyz")
+    request_id = response.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    assert app_lines_with(stack, request_id)[0]["path"] == "/readyz"
+
+
+def test_readyz_answers_through_nginx(stack):
+    response = requests.get(f"{stack.url}/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"success": True}
+
+
+def test_server_version_is_not_disclosed(stack):
+    response = requests.get(f"{stack.url}/healthz")
+    assert response.headers["Server"] == "nginx"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_cors_preflight_from_the_spa_origin(stack):
+    response = requests.options(
+        f"{stack.url}/api/openapi.json",
+        headers={
+            "Origin": SPA_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Idempotency-Key, Content-Type",
+        },
+    )
+    allowed = {
+        h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")
+    }
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
+    assert {"authorization", "idempotency-key", "content-type"} <= allowed
+    assert response.headers["Access-Control-Max-Age"] == "600"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def test_cors_refuses_another_origin(stack):
+    response = requests.get(
+        f"{stack.url}/api/openapi.json", headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 200
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_oversized_body_is_a_json_413_from_nginx(stack):
+    body = b'{"content": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = requests.post(
+        f"{stack.url}/api/sessions",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Request-ID": "e2e-too-large"},
+    )
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Request-ID"] == "e2e-too-large"
+    assert ERROR_KEYS <= set(response.json())
+    assert response.json()["success"] is False and response.json()["code"] == 413
+    assert app_lines_with_none(stack, "e2e-too-large")
+
+
+def app_lines_with_none(stack, request_id):
+    """True when the app never saw the request (nginx stopped it)."""
+    time.sleep(0.2)
+    return not [x for x in stack.app_log_lines() if x.get("request_id") == request_id]
+
+
+def test_body_under_the_limit_reaches_the_app(stack):
+    body = b'{"content": "' + b"x" * (512 * 1024) + b'"}'
+    response = requests.post(
+        f"{stack.url}/healthz", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 405  # the app's answer: /healthz is GET only
+    assert response.json()["code"] == 405 and response.json()["success"] is False
+
+
+def test_json_is_gzipped(stack):
+    response = requests.get(f"{stack.url}/api/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in response.headers["Vary"]
+    assert response.json()["openapi"].startswith("3.")
+
+
+def test_small_json_is_not_compressed(stack):
+    response = requests.get(f"{stack.url}/healthz", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in response.headers
+    assert response.json() == {"success": True}
+
+
+def test_spoofed_forwarded_for_does_not_change_the_client_address(stack):
+    request_id = f"e2e-{uuid.uuid4().hex}"
+    headers = {"X-Request-ID": request_id, "X-Forwarded-For": "203.0.113.7"}
+    requests.get(f"{stack.url}/healthz", headers=headers)
+    [line] = app_lines_with(stack, request_id)
+    assert line["remote_addr"] == "127.0.0.1"
+
+
+def scrape(stack):
+    response = requests.get(f"{stack.url}/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def healthz_count(samples):
+    labels = (("endpoint", "/healthz"), ("method", "GET"), ("status", "200"))
+    return samples.get(("http_requests_total", labels), 0.0)
+
+
+def healthz_count_per_worker(stack):
+    """The /healthz count each worker wrote to its own file, by file name (one per pid)."""
+    counts = {}
+    for path in stack.metrics_dir.glob("counter_*.db"):
+        counts[path.stem] = sum(
+            sample.value
+            for family in MultiProcessCollector.merge([str(path)])
+            for sample in family.samples
+            if sample.name == "http_requests_total" and sample.labels["endpoint"] == "/healthz"
+        )
+    return counts
+
+
+def test_metrics_add_up_every_worker(stack):
+    before = healthz_count(scrape(stack))
+    # New connections straight to gunicorn, many at once, so every worker takes a share.
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        answers = list(
+            pool.map(
+                lambda _: (
+                    requests.get(
+                        f"{stack.gunicorn_url}/healthz", headers={"Connection": "close"}
+                    ).status_code
+                ),
+                range(120),
+            )
+        )
+    after = healthz_count(scrape(stack))
+    per_worker = healthz_count_per_worker(stack)
+    assert answers == [200] * 120
+    assert after - before == 120
+    assert after == sum(per_worker.values())
+    assert len([count for count in per_worker.values() if count]) >= 2
+
+
+def test_rate_limit_count_is_shared_by_every_worker(stack, token_for):
+    headers = {"Authorization": f"Bearer {token_for(f'e2e-{uuid.uuid4().hex}')}"}
+    headers["Connection"] = "close"
+    remaining = [
+        int(
+            requests.get(f"{stack.gunicorn_url}/api/openapi.json", headers=headers).headers[
+                "X-RateLimit-Remaining"
+            ]
+        )
+        for _ in range(12)
+    ]
+    first = remaining[0]
+    assert remaining == list(range(first, first - 12, -1))

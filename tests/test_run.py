@@ -50,6 +50,7 @@ def test_make_run_serves_and_stops_cleanly(tmp_path, stop_signal):
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
+    pids = []
     try:
 
         def ready():
@@ -73,3 +74,6 @@ def test_make_run_serves_and_stops_cleanly(tmp_path, stop_signal):
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
+        for pid in pids:  # the database and gunicorn run in sessions of their own
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

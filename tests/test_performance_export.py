@@ -35,6 +35,7 @@ def download(client, headers, **query):
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.headers["X-Accel-Buffering"] == "no"
     assert response.is_streamed
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True), newline="")))
     assert rows[0] == HEADER

@@ -190,7 +190,11 @@ class PerformanceExport(MethodView):
         return Response(
             stream_with_context(chunks),
             mimetype="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="performances.csv"'},
+            headers={
+                "Content-Disposition": 'attachment; filename="performances.csv"',
+                # nginx would otherwise buffer the whole file before sending it on.
+                "X-Accel-Buffering": "no",
+            },
         )
 
 

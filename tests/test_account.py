@@ -89,7 +89,7 @@ def test_export_interviews_and_performances_have_the_api_shapes(client, alice):
     history(client, alice)
     body = download(client, alice)
     listed = client.get("/api/interviews", headers=alice).get_json()["items"]
-    assert body["interviews"] == sorted(listed, key=lambda item: item["createdAt"])
+    assert body["interviews"] == sorted(listed, key=lambda item: (item["createdAt"], item["id"]))
     for performance in body["performances"]:
         answer = client.get(f"/api/performances/{performance['id']}", headers=alice).get_json()
         assert performance == answer["performance"]

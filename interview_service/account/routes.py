@@ -31,8 +31,7 @@ class Me(MethodView):
 
     @blp.response(200, AccountDeletedSchema)
     def delete(self):
-        """Delete everything the caller owns: sessions, transcripts, reports, interviews,
-        performances."""
+        """Delete all the caller's data: sessions, transcripts, reports, interviews, results."""
         return {"deleted": service.delete_user(current_user())}
 
 

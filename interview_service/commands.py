@@ -37,4 +37,74 @@ def expire_sessions():
     click.echo(f"{expire_idle_sessions()} idle sessions marked abandoned")
 
 
-COMMANDS = [init_db, issue_token, expire_sessions]
+@click.command("purge")
+@click.option(
+    "--older-than",
+    "days",
+    required=True,
+    type=click.IntRange(1, 36500),
+    metavar="DAYS",
+    help="Remove sessions created more than DAYS days ago (at least 1).",
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+@with_appcontext
+def purge(days, dry_run):
+    """Remove old sessions with their transcripts, reports and résumé text (data retention).
+
+    Every session created more than DAYS days ago goes, whoever owns it, with all its
+    conversations and reports; prints the counts. Interviews and performances are kept.
+    """
+    from datetime import timedelta
+
+    from interview_service.sessions.service import now, purge_older_than
+
+    cutoff = now() - timedelta(days=days)
+    counts = purge_older_than(cutoff, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(
+        f"{verb} sessions: {counts['sessions']}, conversations: {counts['conversations']}, "
+        f"reports: {counts['reports']} (created before {cutoff:%Y-%m-%dT%H:%M:%SZ})"
+    )
+
+
+@click.command("seed-demo")
+@click.argument("user")
+@click.option(
+    "--count",
+    default=12,
+    show_default=True,
+    type=click.IntRange(1, 500),
+    help="Completed interviews (with performances) to add.",
+)
+@click.option("--seed", type=int, help="Random seed, for a reproducible history.")
+@with_appcontext
+def seed_demo(user, count, seed):
+    """Add a realistic demo history for USER (additive: each run adds another one).
+
+    Creates COUNT completed interviews across companies, types and levels over the last
+    months (with feedback and round results), one interview in progress, one ready, and
+    two agent sessions with transcripts (one completed with a feedback report, one
+    abandoned) — all through the services, so the usual rules hold.
+    """
+    import random
+
+    from interview_service.account import demo
+
+    if not user.strip():
+        raise click.BadParameter("must not be blank", param_hint="USER")
+    made = demo.seed_demo(user, count, random.Random(seed))
+    click.echo(
+        f"created for {user}: {made['interviews']} interviews "
+        f"({made['performances']} completed with performances, "
+        f"{made['first_completed_at']:%Y-%m-%d} to {made['last_completed_at']:%Y-%m-%d}, "
+        "1 in progress, 1 ready), "
+        f"{made['sessions']} sessions with {made['conversations']} conversations "
+        f"and {made['reports']} report"
+    )
+    click.echo(
+        f"try it: flask --app wsgi issue-token {user}, then GET /api/performance-stats "
+        "with the header 'Authorization: Bearer <token>'"
+    )
+
+
+COMMANDS = [init_db, issue_token, expire_sessions, purge, seed_demo]

@@ -49,9 +49,9 @@ def _object_id(value, what):
 # --- interviews ---------------------------------------------------------------------------
 
 
-def create_interview(user_id, data):
-    """Create a ready interview for `user_id`."""
-    interview = Interview(user_id=user_id, **data)
+def create_interview(user_id, data, created_at=None):
+    """Create a ready interview for `user_id` (`created_at`, default now, for operator tools)."""
+    interview = Interview(user_id=user_id, created_at=created_at or utc_now(), **data)
     interview.save(force_insert=True)
     return interview
 
@@ -170,14 +170,17 @@ class SaveResult:
         return SAVED if self.created else ALREADY_SAVED
 
 
-def save_performance(user_id, interview_id, data):
-    """Save the result of the caller's interview once; repeats return the first one."""
+def save_performance(user_id, interview_id, data, completed_at=None):
+    """Save the result of the caller's interview once; repeats return the first one.
+
+    `completed_at` (default now) lets operator tools such as seed-demo record past results.
+    """
     interview = (
         Interview.objects.owned_by(user_id).filter(id=_object_id(interview_id, "Interview")).first()
     )
     if interview is None:
         raise NotFound("Interview not found")
-    performance = _new_performance(interview, data)
+    performance = _new_performance(interview, data, completed_at or utc_now())
     try:
         performance.save(force_insert=True)
         created = True
@@ -191,7 +194,7 @@ def save_performance(user_id, interview_id, data):
     return SaveResult(performance, created, _link(performance))
 
 
-def _new_performance(interview, data):
+def _new_performance(interview, data, completed_at):
     """An unsaved performance of `interview`: job fields from the interview, the rest sent."""
     feedback = data.get("feedback")
     rounds = data.get("round_results")
@@ -202,7 +205,7 @@ def _new_performance(interview, data):
         company_name=interview.company_name,
         interview_type=interview.interview_type,
         experience_level=interview.experience_level,
-        completed_at=utc_now(),
+        completed_at=completed_at,
         score=data["score"],
         total_questions=data.get("total_questions"),
         correct_answers=data.get("correct_answers"),
@@ -248,3 +251,24 @@ def export_csv(user_id, filters, sort="-completedAt"):
     key = SORT_KEYS[sort.lstrip("-")]
     queryset = filtered(user_id, filters).order_by(f"{direction}{key}", f"{direction}id")
     return export.csv_chunks(queryset)
+
+
+# --- whole accounts -----------------------------------------------------------------------
+
+
+def export_user(user_id):
+    """Lazy cursors on everything the user owns: interviews by creation, performances by
+    completion, oldest first (memory stays flat for any history)."""
+    repair_completions(user_id)
+    interviews = Interview.objects.owned_by(user_id).order_by("created_at", "id")
+    performances = Performance.objects.owned_by(user_id).order_by("completed_at", "id")
+    return {"interviews": interviews.no_cache(), "performances": performances.no_cache()}
+
+
+def delete_user(user_id):
+    """Delete every interview and performance of the user; return the counts."""
+    # Performances first, as in delete_interview: a crash leaves interviews to delete again,
+    # never results without their interview in the lists and stats.
+    performances = Performance.objects.owned_by(user_id).delete()
+    interviews = Interview.objects.owned_by(user_id).delete()
+    return {"interviews": interviews, "performances": performances}

@@ -66,9 +66,17 @@ class SessionQuerySet(QuerySet):
         """The caller's own sessions."""
         return self.filter(user_id=user)
 
+    def oldest_first(self):
+        """Creation order (the export's)."""
+        return self.order_by("created_at", "id")
+
     def with_status(self, status):
         """Sessions in `status` (all when None)."""
         return self.filter(status=status) if status else self
+
+    def created_before(self, moment):
+        """Sessions created before `moment` (owned or anonymous), oldest first."""
+        return self.filter(created_at__lt=moment).order_by("created_at", "id")
 
     def idle_since(self, moment):
         """In-progress sessions with no activity since `moment`."""
@@ -132,6 +140,8 @@ class Session(Document):
             {"fields": ["user_id", "-created_at", "-id"]},
             {"fields": ["user_id", "status", "-created_at", "-id"]},
             {"fields": ["status", "updated_at"]},
+            # Retention: `purge --older-than` deletes by creation time across all owners.
+            {"fields": ["created_at", "id"]},
         ],
     }
 

@@ -60,15 +60,18 @@ def get_session(session_id, user):
     return session
 
 
-def create_session(data, user):
-    """Start a session; return (session, created). A retried create returns the first one."""
+def create_session(data, user, started_at=None):
+    """Start a session; return (session, created). A retried create returns the first one.
+
+    `started_at` (default now) lets operator tools such as seed-demo record a past session.
+    """
     require_caller(user)
     # 24 random bytes: 192 bits, 32 URL-safe characters.
     session_id = data.get("session_id") or secrets.token_urlsafe(24)
     existing = Session.objects(session_id=session_id).first()
     if existing is not None:
         return _same_owner(existing, user), False
-    moment = now()
+    moment = started_at or now()
     resume = data.get("resume")
     session = Session(
         session_id=session_id,
@@ -119,6 +122,78 @@ def delete_session(session_id, user):
     Session.objects(session_id=session.session_id).delete()
     Message.objects.of_session(session.session_id).delete()
     Report.objects(session_id=session.session_id).delete()
+
+
+# --- whole accounts and retention -------------------------------------------------------
+
+# Sessions are deleted in batches of this many sessionIds (one `$in` per collection).
+DELETE_BATCH = 500
+
+
+def export_user(user):
+    """The user's own sessions, oldest first, each with lazy cursors on transcript and reports.
+
+    Yields `{"session", "conversations", "reports"}`; nothing is loaded beyond one batch
+    of each cursor, so an export of any size keeps memory flat.
+    """
+    sessions = Session.objects.owned_by(user).oldest_first().no_cache()
+    for session in sessions:
+        yield {
+            "session": session,
+            "conversations": Message.objects.of_session(session.session_id).in_order().no_cache(),
+            "reports": Report.objects.of_session(session.session_id).no_cache(),
+        }
+
+
+def delete_user(user):
+    """Delete every session the user owns with its transcript and reports; return the counts."""
+    return _delete_all(Session.objects.owned_by(user))
+
+
+def purge_older_than(moment, dry_run=False):
+    """Delete sessions created before `moment` (any owner) with their transcripts, reports and
+    résumé text; return the counts (what would go, with `dry_run`)."""
+    old = Session.objects.created_before(moment)
+    if not dry_run:
+        return _delete_all(old)
+    counts = _no_counts()
+    for batch in _batches(old.no_cache().scalar("session_id")):
+        counts["sessions"] += len(batch)
+        counts["conversations"] += Message.objects(session_id__in=batch).count()
+        counts["reports"] += Report.objects(session_id__in=batch).count()
+    return counts
+
+
+def _no_counts():
+    return {"sessions": 0, "conversations": 0, "reports": 0}
+
+
+def _batches(items):
+    """`items` in lists of DELETE_BATCH."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == DELETE_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _delete_all(sessions):
+    """Delete the sessions of a queryset and their children, a batch at a time.
+
+    Children go before their session, so a crash midway leaves sessions that a rerun still
+    finds (never a transcript no one can reach); the transcript is swept again after the
+    session went, for an append that had reserved its index just before.
+    """
+    counts = _no_counts()
+    while batch := list(sessions.limit(DELETE_BATCH).scalar("session_id")):
+        counts["conversations"] += Message.objects(session_id__in=batch).delete()
+        counts["reports"] += Report.objects(session_id__in=batch).delete()
+        counts["sessions"] += Session.objects(session_id__in=batch).delete()
+        counts["conversations"] += Message.objects(session_id__in=batch).delete()
+    return counts
 
 
 # --- transcript -------------------------------------------------------------------------

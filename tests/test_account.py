@@ -18,6 +18,7 @@ def download(client, headers):
     response = client.get("/api/me/export", headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.is_streamed
+    assert response.headers["X-Accel-Buffering"] == "no"
     assert response.mimetype == "application/json"
     return json.loads(response.get_data(as_text=True))
 

@@ -49,5 +49,8 @@ class MeExport(MethodView):
         return Response(
             stream_with_context(export.json_chunks(parts)),
             mimetype="application/json",
-            headers={"Content-Disposition": f'attachment; filename="interview-data-{stamp}.json"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="interview-data-{stamp}.json"',
+                "X-Accel-Buffering": "no",  # let nginx pass the stream on as it comes
+            },
         )

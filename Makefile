@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint bench stress clean
 
 install: $(STAMP)
 
@@ -19,6 +19,13 @@ run: $(STAMP)  ## start the service (embedded database unless MONGODB_URI is set
 
 test: $(STAMP)  ## run every test, on mongomock and on a SecantusDB wire server
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)  ## service vs plain Flask + pymongo under gunicorn, driven by wrk; writes docs/benchmarks.md
+	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)"; exit 1; }
+	$(BIN)/python -m bench.run
+
+stress: $(STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis
+	$(BIN)/python -m pytest -m stress
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

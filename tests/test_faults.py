@@ -6,7 +6,6 @@ stopped database is a separate process on its own port and storage, restarted in
 """
 
 import signal
-import subprocess
 import time
 from contextlib import contextmanager
 
@@ -14,17 +13,13 @@ import pymongo
 import pytest
 
 from interview_service import db
-from tests.conftest import WIRE_OPTIONS, free_port, make_app, secantus_command, wait_for_port
+from tests.conftest import WIRE_OPTIONS, make_app
 
 pytestmark = pytest.mark.wire
 
 TIMEOUT_MS = 1000  # MONGODB_TIMEOUT_MS of the apps under fault: every answer must beat it
 SELECTION_TIMEOUT_MS = 500
 RECOVERY_BUDGET_SECONDS = 10
-# SecantusDB buffers its log in process: without this flag a SIGKILL loses the writes of the
-# last ~100 ms even though they were acknowledged (w:1 and, unlike mongod, w:majority too).
-# `j: true` on each write closes the gap as well, at several times the cost per write.
-DURABLE_FLAGS = ["--sync-on-commit"]
 ERROR_KEYS = {"success", "code", "status", "message", "error"}
 
 # One fault per case; pymongo retries each once (retryWrites/retryReads are on in db.py).
@@ -141,47 +136,7 @@ def test_readyz_recovers_once_fault_clears(fault_app, admin, fault):
     assert wait_for_status(client, "/readyz", 200, RECOVERY_BUDGET_SECONDS) is not None
 
 
-# --- a database process that stops and comes back ---------------------------------------------
-
-
-class DatabaseProcess:
-    """A SecantusDB process on a fixed port and on-disk storage, which can stop and restart."""
-
-    def __init__(self, command, storage):
-        self.command = command
-        self.storage = storage
-        self.port = free_port()
-        self.process = None
-
-    @property
-    def uri(self):
-        return f"mongodb://127.0.0.1:{self.port}"
-
-    def start(self):
-        """Start (or restart) on the same port and storage; return once it listens."""
-        self.process = subprocess.Popen(
-            [self.command, "--host", "127.0.0.1", "--port", str(self.port)]
-            + ["--storage-path", str(self.storage), *DURABLE_FLAGS],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, self.process)
-
-    def stop(self, stop_signal):
-        """Stop with `stop_signal` and wait for the process to exit."""
-        self.process.send_signal(stop_signal)
-        self.process.wait(timeout=30)
-
-
-@pytest.fixture
-def own_database(tmp_path):
-    """A database process of this test alone; killed afterwards whatever happened."""
-    database = DatabaseProcess(secantus_command(), tmp_path / "db")
-    database.start()
-    yield database
-    if database.process.poll() is None:
-        database.process.kill()
-        database.process.wait()
+# --- a database process that stops and comes back (the own_database fixture) -------------------
 
 
 def wait_for_status(client, path, status, timeout):

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install run test e2e lint clean
+.PHONY: install run test e2e bench stress lint clean
 
 install: $(STAMP)
 
@@ -25,6 +25,13 @@ e2e: $(STAMP)  ## nginx → gunicorn → embedded database on loopback ports, th
 	command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx \
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y nginx; }
 	E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e
+
+bench: $(STAMP)  ## service vs plain Flask + pymongo under gunicorn, driven by wrk; writes docs/benchmarks.md
+	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)"; exit 1; }
+	$(BIN)/python -m bench.run
+
+stress: $(STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis
+	$(BIN)/python -m pytest -m stress
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,7 +1,7 @@
 """interview-service: the application factory."""
 
 from flask import Flask, request
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import settings_for
@@ -96,14 +96,34 @@ def register_blueprints(app):
         api.register_blueprint(blueprint)
 
 
+def argument_locations(view, method):
+    """Where the view (a MethodView's method, or a function) reads arguments: {"json", …}."""
+    handler = getattr(getattr(view, "view_class", None), method.lower(), view)
+    parameters = getattr(handler, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    return {parameter.get("in") for parameter in parameters}
+
+
 def register_request_guards(app):
-    """Bodies must be JSON (415 otherwise); flask-smorest validates the rest."""
+    """Bodies must be JSON (415 otherwise); a write must not carry a body or query parameters
+    its route ignores (400, 422); flask-smorest validates the rest."""
 
     @app.before_request
     def require_json_body():
+        if request.method not in BODY_METHODS:
+            return
         has_body = request.content_length or request.headers.get("Transfer-Encoding")
-        if request.method in BODY_METHODS and has_body and not request.is_json:
+        if has_body and not request.is_json:
             raise UnsupportedMediaType("Request body must be JSON (Content-Type: application/json)")
+        view = app.view_functions.get(request.endpoint)
+        if view is None:
+            return
+        # A destructive call carrying input it would ignore is a client bug: refuse it.
+        locations = argument_locations(view, request.method)
+        if has_body and "json" not in locations:
+            raise BadRequest("This endpoint takes no request body")
+        if request.args and "query" not in locations:
+            unknown = {name: ["Unknown field."] for name in request.args}
+            raise errors.Invalid("This endpoint takes no query parameters", errors=unknown)
 
 
 def register_commands(app):

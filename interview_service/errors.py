@@ -42,8 +42,8 @@ class Invalid(ServiceError):
 
     status = 422
 
-    def __init__(self, message, field=None):
-        super().__init__(message, {field: [message]} if field else None)
+    def __init__(self, message, field=None, errors=None):
+        super().__init__(message, {field: [message]} if field else errors)
 
 
 class Unauthorized(ServiceError):

@@ -23,6 +23,12 @@ def download(client, headers):
     return json.loads(response.get_data(as_text=True))
 
 
+def owned(client, headers):
+    """The caller's exported data without the export's own timestamp."""
+    document = download(client, headers)
+    return {key: document[key] for key in ("sessions", "interviews", "performances")}
+
+
 def ids(items, key="id"):
     return sorted(item[key] for item in items)
 
@@ -180,15 +186,40 @@ def test_delete_me_removes_everything_the_caller_owns(client, alice):
 def test_delete_me_leaves_other_users_data(client, alice, bob):
     history(client, alice)
     theirs = history(client, bob, company="Globex")
-    before = download(client, bob)
+    before = owned(client, bob)
     client.delete("/api/me", headers=alice)
-    after = download(client, bob)
-    assert {key: after[key] for key in ("sessions", "interviews", "performances")} == {
-        key: before[key] for key in ("sessions", "interviews", "performances")
-    }
+    after = owned(client, bob)
+    assert after == before
     assert ids(after["interviews"]) == sorted(theirs["interviews"])
     stats = client.get("/api/performance-stats", headers=bob).get_json()
     assert stats["stats"]["totalInterviews"] == 1
+
+
+def test_delete_me_with_a_body_answers_400_and_deletes_nothing(client, alice):
+    history(client, alice)
+    before = owned(client, alice)
+    response = client.delete("/api/me", headers=alice, json={"confirm": True})
+    assert response.status_code == 400
+    assert response.get_json()["message"] == "This endpoint takes no request body"
+    assert owned(client, alice) == before
+
+
+def test_delete_me_with_query_parameters_answers_422_and_deletes_nothing(client, alice):
+    history(client, alice)
+    before = owned(client, alice)
+    response = client.delete("/api/me?userId=bob", headers=alice)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"userId": ["Unknown field."]}
+    assert owned(client, alice) == before
+
+
+def test_delete_with_an_empty_body_still_works(client, alice):
+    history(client, alice)
+    response = client.delete(
+        "/api/me", headers={**alice, "Content-Type": "application/json", "Content-Length": "0"}
+    )
+    assert response.status_code == 200
+    assert response.get_json()["deleted"]["interviews"] == 2
 
 
 def test_delete_me_leaves_anonymous_sessions(client, alice):

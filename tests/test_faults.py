@@ -12,8 +12,10 @@ from contextlib import contextmanager
 import pymongo
 import pytest
 
-from interview_service import db
+from interview_service import auth, db
+from tests.account_helpers import create_session
 from tests.conftest import WIRE_OPTIONS, make_app
+from tests.performance_helpers import create_interview
 
 pytestmark = pytest.mark.wire
 
@@ -136,6 +138,136 @@ def test_readyz_recovers_once_fault_clears(fault_app, admin, fault):
     assert wait_for_status(client, "/readyz", 200, RECOVERY_BUDGET_SECONDS) is not None
 
 
+# --- the same faults through the API --------------------------------------------------------
+
+# The writes of an append (reserve indexes and count on the session, insert the message) and of
+# an end (a conditional update), each with an equivalent command to check that an armed
+# one-shot fault was used up.
+PROBES = {
+    "findAndModify": lambda probe: probe.find_one_and_update({"_id": 1}, {"$set": {"a": 1}}),
+    "insert": lambda probe: probe.insert_one({}),
+    "update": lambda probe: probe.update_one({"_id": 1}, {"$set": {"a": 1}}),
+}
+APPEND_COMMANDS = ["findAndModify", "insert"]
+
+
+def assert_fault_used_up(wire_server, app, command):
+    """The app met the one-shot fault: the same command now passes from a client with the app's
+    appName and no retries (it would fail if the fault were still armed)."""
+    with pymongo.MongoClient(
+        wire_server["uri"],
+        directConnection=True,
+        appname=app_name(app),
+        retryWrites=False,
+        retryReads=False,
+    ) as client:
+        PROBES[command](client.fault_check.probe)
+
+
+def append_one(client, session_id, headers):
+    """Append one answer, made idempotent by its clientMessageId."""
+    body = {"role": "user", "content": "My answer", "clientMessageId": "answer-1"}
+    return client.post(f"/api/sessions/{session_id}/conversations", json=body, headers=headers)
+
+
+def transcript_of(client, session_id, headers):
+    """(messageIndexes, totalMessages) of the session as the API reads it back."""
+    body = client.get(f"/api/sessions/{session_id}", headers=headers).get_json()
+    indexes = [message["messageIndex"] for message in body["conversations"]]
+    return indexes, body["session"]["statistics"]["totalMessages"]
+
+
+@pytest.fixture
+def fault_headers(fault_app):
+    return {"Authorization": f"Bearer {auth.issue_token('fault-user', fault_app.config)}"}
+
+
+@pytest.mark.parametrize("command", APPEND_COMMANDS)
+@pytest.mark.parametrize("fault", TRANSIENT_FAULTS.values(), ids=TRANSIENT_FAULTS.keys())
+def test_append_survives_one_fault_on_each_of_its_writes(
+    fault_app, admin, wire_server, fault_headers, command, fault
+):
+    client = fault_app.test_client()
+    session_id = create_session(client, fault_headers)
+    with failpoint(admin, fault_app, {"times": 1}, [command], **fault):
+        response = append_one(client, session_id, fault_headers)
+        assert_fault_used_up(wire_server, fault_app, command)
+    assert response.status_code == 201, response.get_json()
+    assert transcript_of(client, session_id, fault_headers) == ([0], 1)
+
+
+@pytest.mark.parametrize("command", APPEND_COMMANDS)
+def test_append_under_persistent_fault_answers_503_and_its_retry_lands_once(
+    fault_app, admin, fault_headers, command
+):
+    # The driver retries within MONGODB_TIMEOUT_MS, then the app gives up with a 503.
+    client = fault_app.test_client()
+    session_id = create_session(client, fault_headers)
+    with failpoint(admin, fault_app, "alwaysOn", [command], closeConnection=True):
+        started = time.monotonic()
+        response = append_one(client, session_id, fault_headers)
+        elapsed = time.monotonic() - started
+    assert_unavailable(response, elapsed, (TIMEOUT_MS + SELECTION_TIMEOUT_MS) / 1000 + 1)
+    retried = append_one(client, session_id, fault_headers)
+    assert retried.status_code in (200, 201), retried.get_json()
+    assert retried.get_json()["messageIndex"] == 0
+    assert transcript_of(client, session_id, fault_headers) == ([0], 1)
+
+
+def end_session(client, session_id, headers):
+    return client.put(f"/api/sessions/{session_id}/end", json={}, headers=headers)
+
+
+@pytest.mark.parametrize("fault", TRANSIENT_FAULTS.values(), ids=TRANSIENT_FAULTS.keys())
+def test_end_survives_one_fault(fault_app, admin, wire_server, fault_headers, fault):
+    client = fault_app.test_client()
+    session_id = create_session(client, fault_headers)
+    with failpoint(admin, fault_app, {"times": 1}, ["update"], **fault):
+        response = end_session(client, session_id, fault_headers)
+        assert_fault_used_up(wire_server, fault_app, "update")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["session"]["status"] == "completed"
+
+
+def test_end_under_persistent_fault_answers_503_and_its_retry_ends_it(
+    fault_app, admin, fault_headers
+):
+    client = fault_app.test_client()
+    session_id = create_session(client, fault_headers)
+    with failpoint(admin, fault_app, "alwaysOn", ["update"], closeConnection=True):
+        started = time.monotonic()
+        response = end_session(client, session_id, fault_headers)
+        elapsed = time.monotonic() - started
+    assert_unavailable(response, elapsed, (TIMEOUT_MS + SELECTION_TIMEOUT_MS) / 1000 + 1)
+    retried = end_session(client, session_id, fault_headers)
+    assert retried.status_code == 200, retried.get_json()
+    assert retried.get_json()["session"]["status"] == "completed"
+
+
+@pytest.mark.parametrize("fault", TRANSIENT_FAULTS.values(), ids=TRANSIENT_FAULTS.keys())
+def test_reads_survive_one_fault(fault_app, admin, fault_headers, fault):
+    client = fault_app.test_client()
+    session_id = create_session(client, fault_headers)
+    with failpoint(admin, fault_app, {"times": 1}, ["find", "aggregate"], **fault):
+        response = client.get(f"/api/sessions/{session_id}", headers=fault_headers)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["session"]["sessionId"] == session_id
+
+
+@pytest.mark.parametrize("fault", PERSISTENT_FAULTS.values(), ids=PERSISTENT_FAULTS.keys())
+@pytest.mark.parametrize("path", ["/api/sessions", "/api/performances", "/api/performance-stats"])
+def test_api_answers_503_within_timeout_under_persistent_fault(
+    fault_app, admin, fault_headers, fault, path
+):
+    client = fault_app.test_client()
+    assert client.get(path, headers=fault_headers).status_code == 200
+    with failpoint(admin, fault_app, "alwaysOn", ["find", "aggregate"], **fault):
+        started = time.monotonic()
+        response = client.get(path, headers=fault_headers)
+        elapsed = time.monotonic() - started
+    assert_unavailable(response, elapsed, (TIMEOUT_MS + SELECTION_TIMEOUT_MS) / 1000 + 1)
+
+
 # --- a database process that stops and comes back (the own_database fixture) -------------------
 
 
@@ -160,9 +292,11 @@ def test_database_restart_is_recovered_without_losing_writes(
         uri, MONGODB_TIMEOUT_MS=TIMEOUT_MS, MONGODB_SERVER_SELECTION_TIMEOUT_MS=SELECTION_TIMEOUT_MS
     )
     client = app.test_client()
+    headers = {"Authorization": f"Bearer {auth.issue_token('outage-user', app.config)}"}
     try:
         probe = probe_collection()
         written = [probe.insert_one({"n": n}).inserted_id for n in range(200)]
+        created = [create_interview(client, headers)["id"] for _ in range(50)]
         assert client.get("/readyz").status_code == 200
 
         own_database.stop(stop_signal)
@@ -176,5 +310,7 @@ def test_database_restart_is_recovered_without_losing_writes(
         record_property("recovery_seconds", recovery)
         assert recovery is not None
         assert sorted(doc["_id"] for doc in probe.find({}, {"_id": 1})) == sorted(written)
+        listed = client.get("/api/interviews?limit=100", headers=headers).get_json()["items"]
+        assert sorted(item["id"] for item in listed) == sorted(created)
     finally:
         db.disconnect()

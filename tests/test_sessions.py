@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from interview_service.sessions import service
 from interview_service.sessions.models import DIFFICULTIES, INTERVIEW_TYPES, Message, Report
@@ -653,6 +654,25 @@ def test_append_retry_after_a_request_died_mid_append_stores_the_message(
     assert response.status_code == 201
     assert response.get_json()["messageIndex"] == 1  # index 0 is the documented gap
     assert [m["clientMessageId"] for m in transcript(client, session_id, alice)] == ["lost-1"]
+
+
+def test_append_whose_insert_fails_answers_503_and_gives_its_indexes_back(
+    client, alice, session_id, monkeypatch
+):
+    question(client, session_id, alice)
+
+    def unreachable(*args, **kwargs):
+        raise AutoReconnect("connection closed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(type(Message.objects), "insert", unreachable)
+        failed = append(client, session_id, alice, clientMessageId="answer-1")
+    assert failed.status_code == 503
+    retried = append(client, session_id, alice, clientMessageId="answer-1")
+    assert retried.status_code == 201
+    assert retried.get_json()["messageIndex"] == 1
+    statistics = client.get(url(session_id), headers=alice).get_json()["session"]["statistics"]
+    assert (statistics["totalMessages"], statistics["userMessages"]) == (2, 1)
 
 
 def test_append_to_an_ended_session_answers_409(client, alice, session_id):

@@ -90,16 +90,7 @@ class SessionQuerySet(QuerySet):
         cannot both reserve. Returns the first reserved index, or None when nothing matched.
         """
         query = {"sessionId": session_id, "status": IN_PROGRESS}
-        update = {
-            "$inc": {
-                "nextMessageIndex": counts["total"],
-                "statistics.totalMessages": counts["total"],
-                "statistics.userMessages": counts["user"],
-                "statistics.agentMessages": counts["assistant"],
-                "statistics.questionCount": counts["questions"],
-            },
-            "$set": {"updatedAt": now},
-        }
+        update = {"$inc": reservation(counts, 1), "$set": {"updatedAt": now}}
         if claims:
             query["claimedMessageIds"] = {"$nin": claims}
             update["$push"] = {"claimedMessageIds": {"$each": claims, "$slice": -CLAIM_WINDOW}}
@@ -112,6 +103,27 @@ class SessionQuerySet(QuerySet):
             return_document=ReturnDocument.AFTER,
         )
         return None if after is None else after["nextMessageIndex"] - counts["total"]
+
+    def release_indexes(self, session_id, first, counts, claims):
+        """Undo the reservation at `first` whose messages could not be stored, unless a later
+        append reserved after it (then its indexes stay a gap). True when released."""
+        query = {"sessionId": session_id, "nextMessageIndex": first + counts["total"]}
+        update = {"$inc": reservation(counts, -1)}
+        if claims:
+            query["claimedMessageIds"] = {"$all": claims}
+            update["$pullAll"] = {"claimedMessageIds": claims}
+        return self._collection.update_one(query, update).modified_count == 1
+
+
+def reservation(counts, sign):
+    """The `$inc` of reserving (sign 1) or releasing (-1) the indexes of `counts` messages."""
+    return {
+        "nextMessageIndex": sign * counts["total"],
+        "statistics.totalMessages": sign * counts["total"],
+        "statistics.userMessages": sign * counts["user"],
+        "statistics.agentMessages": sign * counts["assistant"],
+        "statistics.questionCount": sign * counts["questions"],
+    }
 
 
 class Session(Document):

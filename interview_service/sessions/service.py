@@ -1,12 +1,15 @@
 """Rules of interview sessions: ownership, atomic transcript appends, ending, reports."""
 
+import contextlib
 import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
 
+import pymongo
 from flask import current_app
 from mongoengine.errors import BulkWriteError, NotUniqueError
+from pymongo.errors import PyMongoError
 
 from interview_service.errors import Conflict, Invalid, NotFound, Unauthorized
 from interview_service.pagination import paginate
@@ -30,6 +33,8 @@ SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CLAIM_WAIT_SECONDS = 2.0
 CLAIM_POLL_SECONDS = 0.02
 RESERVE_ATTEMPTS = 3
+# How long a failed append may spend giving its reserved indexes back.
+RELEASE_SECONDS = 0.5
 
 
 def now():
@@ -206,10 +211,12 @@ def append_messages(session_id, user, messages, batch=False, idempotency_key=Non
     indexes (`$inc nextMessageIndex`, with the statistics and updatedAt) and records the
     messages' clientMessageIds, matching only when none of them is recorded yet. So of two
     racing retries exactly one reserves; the other waits for the first one's messages and
-    answers with them. The remaining window: a process that dies (or stalls longer than
-    CLAIM_WAIT_SECONDS) between reserving and inserting leaves a gap, and statistics that
-    count its lost messages; a retry then takes over with fresh indexes, and the unique
-    indexes still forbid a duplicate message or index.
+    answers with them. An insert the database fails gives its indexes back (unless a later
+    append reserved after it), so the client's retry lands without a gap. The remaining
+    window: a process that dies (or stalls longer than CLAIM_WAIT_SECONDS) between reserving
+    and inserting, or a database that is down for the give-back too, leaves a gap, and
+    statistics that count its lost messages; a retry then takes over with fresh indexes, and
+    the unique indexes still forbid a duplicate message or index.
     """
     session = get_session(session_id, user)
     messages = _with_client_ids(messages, batch, idempotency_key)
@@ -222,7 +229,7 @@ def append_messages(session_id, user, messages, batch=False, idempotency_key=Non
     for _ in range(RESERVE_ATTEMPTS):
         first = Session.objects.reserve_indexes(session.session_id, counts, claiming, now())
         if first is not None:
-            return _insert(session.session_id, messages, claims, first)
+            return _insert(session.session_id, messages, claims, first, counts)
         current = Session.objects(session_id=session.session_id).first()
         if current is None:
             raise NotFound("Session not found")
@@ -298,8 +305,8 @@ def _counts(messages):
     }
 
 
-def _insert(session_id, messages, claims, first):
-    """Store `messages` at indexes first, first+1, …"""
+def _insert(session_id, messages, claims, first, counts):
+    """Store `messages` at indexes first, first+1, …; release the indexes if that fails."""
     moment = now()
     documents = [
         Message(
@@ -321,6 +328,12 @@ def _insert(session_id, messages, claims, first):
         stored = _stored_copies(session_id, messages, claims)
         if stored:
             return stored
+        raise
+    except Exception:
+        # The database failed the insert: give the indexes back so a retry lands without a
+        # gap. Best effort within a short deadline; if the database is down, the gap stays.
+        with contextlib.suppress(PyMongoError), pymongo.timeout(RELEASE_SECONDS):
+            Session.objects.release_indexes(session_id, first, counts, claims)
         raise
     return documents
 

@@ -36,17 +36,21 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SETTINGS = {
     "BENCH_DURATION": 10,  # seconds of load per operation and server
-    "BENCH_CONNECTIONS": 16,  # wrk connections (stats 4, CSV export 2)
+    "BENCH_CONNECTIONS": 16,  # wrk connections (one for the heavy reads: stats, CSV export)
     "BENCH_THREADS": 2,  # wrk threads
     "BENCH_WORKERS": 2,  # gunicorn workers of each server (threads: GUNICORN_THREADS)
     "BENCH_TOTAL_PERFORMANCES": 100_000,  # stored performances, all users
     "BENCH_USER_PERFORMANCES": 10_000,  # of which the measured user owns this many
     "BENCH_SMALL_EXPORT": 1_000,  # rows of the small CSV export (the memory growth baseline)
     "BENCH_POOL": 20_000,  # interviews ready to be saved, per server
+    # Both servers' database time limit: the heavy reads take seconds on the embedded server,
+    # and the benchmark measures them rather than the 503 the production limit would give.
+    "BENCH_DB_TIMEOUT_MS": 120_000,
 }
 SETTINGS = {name: int(os.environ.get(name, default)) for name, default in SETTINGS.items()}
 OUTPUT = Path(os.environ.get("BENCH_OUTPUT", ROOT / "docs" / "benchmarks.md"))
 SECRET = "bench-secret-0123456789abcdef0123456789"
+DATABASE = {}  # the benchmark's own client of the database, once started
 HEAVY, SMALL, WRITER = "bench-heavy", "bench-small", "bench-writer"
 
 SESSION_BODY = {
@@ -119,15 +123,15 @@ OPERATIONS = [
         "/api/performance-stats",
         user=HEAVY,
         target="p50 ≤ 1.2× bare aggregation",
-        connections=4,
+        connections=1,
     ),
     Operation(
         "CSV export (heavy user)",
         "GET",
         "/api/performances/export.csv",
         user=HEAVY,
-        target="memory growth 1k → 10k rows < 50 MB",
-        connections=2,
+        target="throughput ≥ 0.8× baseline; memory growth 1k → 10k rows < 50 MB",
+        connections=1,
     ),
 ]
 
@@ -208,6 +212,7 @@ def server_env(uri, port):
         "JWT_SECRET": SECRET,
         "CORS_ORIGINS": "http://bench.test",
         "RATE_LIMIT_ENABLED": "false",
+        "MONGODB_TIMEOUT_MS": str(SETTINGS["BENCH_DB_TIMEOUT_MS"]),
         "WEB_CONCURRENCY": str(SETTINGS["BENCH_WORKERS"]),
         "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
     }
@@ -394,19 +399,21 @@ def token(user):
 def run_wrk(server, operation):
     """Drive one operation with wrk; returns rps, p50/p99 in ms and the error counts."""
     settle(server)
+    connections = operation.connections or SETTINGS["BENCH_CONNECTIONS"]
+    threads = min(SETTINGS["BENCH_THREADS"], connections)  # wrk needs a connection per thread
     env = {
         **os.environ,
         "BENCH_METHOD": operation.method,
         "BENCH_PATH": operation.path,
         "BENCH_BODY": operation.body or "",
         "BENCH_TOKEN": token(operation.user),
-        "BENCH_THREADS": str(SETTINGS["BENCH_THREADS"]),
+        "BENCH_THREADS": str(threads),
         "BENCH_IDS_FILE": str(server.pools.get(operation.pool, "")),
     }
     command = [
         "wrk",
-        f"-t{SETTINGS['BENCH_THREADS']}",
-        f"-c{operation.connections or SETTINGS['BENCH_CONNECTIONS']}",
+        f"-t{threads}",
+        f"-c{connections}",
         f"-d{SETTINGS['BENCH_DURATION']}s",
         "--timeout",
         "30s",
@@ -487,14 +494,16 @@ def export_memory(server, user, rows, repeats=3):
     }
 
 
-def settle(server, timeout=120):
-    """Wait until requests wrk abandoned have drained: /healthz answers fast three times."""
+def settle(server, timeout=300):
+    """Wait until requests wrk abandoned have drained from the server and the database:
+    /healthz and a database ping both answer fast three times in a row."""
     deadline, fast = time.monotonic() + timeout, 0
     while time.monotonic() < deadline and fast < 3:
         started = time.perf_counter()
         try:
             requests.get(f"{server.base}/healthz", timeout=deadline - time.monotonic())
-        except requests.RequestException:
+            DATABASE["client"].admin.command("ping")
+        except (requests.RequestException, pymongo.errors.PyMongoError):
             continue
         fast = fast + 1 if time.perf_counter() - started < 0.05 else 0
         time.sleep(0.2)
@@ -507,15 +516,19 @@ def verdict(operation, service, baseline, bare_ms, memory):
     """Whether the operation meets its target, in words."""
     if service is None:
         return "not served by the service yet", None
+    if not service["rps"] or service["errors"]:
+        return "no clean measurement (no answers, or errors)", False
+    ratio = service["rps"] / baseline["rps"] if baseline and baseline["rps"] else 0
+    throughput = (f"{ratio:.2f}× baseline", ratio >= 0.8)
     if operation.name.startswith("performance stats") and bare_ms:
         ratio = service["p50"] / bare_ms
         return f"{ratio:.2f}× bare ({bare_ms:.1f} ms)", ratio <= 1.2
     if operation.name.startswith("CSV") and memory.get("service"):
         small, large = memory["service"]
         growth = large["peak_mb"] - small["peak_mb"]
-        return f"+{growth:.1f} MB from {small['rows']} to {large['rows']} rows", growth < 50
-    ratio = service["rps"] / baseline["rps"] if baseline and baseline["rps"] else 0
-    return f"{ratio:.2f}× baseline", ratio >= 0.8
+        text = f"{throughput[0]}; +{growth:.1f} MB from {small['rows']} to {large['rows']} rows"
+        return text, throughput[1] and growth < 50
+    return throughput
 
 
 MARKS = {True: "✅", False: "❌", None: ""}
@@ -557,8 +570,8 @@ def write_report(results, missing, bare_ms, memory, started):
     if memory:
         lines += ["", "CSV export, peak RSS of a worker (VmHWM, reset before each size):", ""]
         lines += [
-            "| server | rows | lines | peak MB | seconds per export |",
-            "|---|---|---|---|---|",
+            "| server | rows | lines | statuses | peak MB | seconds per export |",
+            "|---|---|---|---|---|---|",
         ]
         for name, sizes in memory.items():
             for size in sizes:
@@ -585,6 +598,7 @@ def main():
         database_process, base_uri = start_database(workdir)
         processes.append(database_process)
         client = pymongo.MongoClient(base_uri, directConnection=True, tz_aware=True)
+        DATABASE["client"] = client
         uris = {name: database_uri(base_uri, f"bench_{name}") for name in ("service", "baseline")}
         init = [str(BIN / "flask"), "--app", "wsgi", "init-db"]
         env = server_env(uris["service"], 0)

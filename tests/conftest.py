@@ -27,6 +27,16 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def wait_until(predicate, timeout, interval=0.1):
+    """Poll `predicate` until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
 def wait_for_port(port, process, timeout=30):
     """Block until something accepts on `port`; fail if `process` dies first."""
     deadline = time.monotonic() + timeout

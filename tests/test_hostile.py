@@ -164,8 +164,9 @@ def snapshot():
 
 
 def seed(client, headers):
-    """Store one resource through each create route that exists."""
+    """Store one resource through each create route that exists; their ids by path argument."""
     adapter = ROUTES_APP.url_map.bind("localhost")
+    ids = {}
     for path, body in SEED_REQUESTS:
         try:
             adapter.match(path, method="POST")
@@ -173,6 +174,20 @@ def seed(client, headers):
             continue
         response = client.post(path, json=body, headers=headers)
         assert response.status_code in (200, 201), (path, response.get_json())
+        created = response.get_json()
+        if "sessionId" in created:
+            ids["session_id"] = created["sessionId"]
+        if "interview" in created:
+            ids["interview_id"] = created["interview"]["id"]
+    return ids
+
+
+def fill_owned(rule, ids):
+    """`rule` with each path argument replaced by the caller's own resource, None if one lacks."""
+    names = PATH_ARGUMENT.findall(rule)
+    if not names or any(name not in ids for name in names):
+        return None
+    return PATH_ARGUMENT.sub(lambda match: ids[match.group(1)], rule)
 
 
 def problems_with(response, require_4xx):
@@ -208,12 +223,15 @@ def send_all(client, requests, require_4xx):
 
 @pytest.mark.parametrize("method, rule", list(write_cases()))
 def test_hostile_writes_answer_4xx_and_store_nothing(client, alice, bob, method, rule):
-    seed(client, alice)
+    owned = fill_owned(rule, seed(client, alice))
     seed(client, bob)
     json_headers = {**alice, "Content-Type": "application/json"}
+    # To an absent resource, and to the caller's own one (where the body is read, not a 404).
+    paths = [fill(rule, ABSENT_ID)] + ([owned] if owned else [])
     requests = [
-        (f"body {name}", {"method": method, "path": fill(rule, ABSENT_ID), "data": body})
+        (f"body {name} to {path}", {"method": method, "path": path, "data": body})
         for name, body in HOSTILE_BODIES.items()
+        for path in paths
     ]
     requests = [(label, {**kwargs, "headers": json_headers}) for label, kwargs in requests]
     requests += [

@@ -4,12 +4,11 @@ import os
 import re
 import signal
 import subprocess
-import time
 
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,15 +21,6 @@ def alive(pid):
     # A zombie is gone for our purpose; /proc tells us its state.
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(")")[-1].split()[0] != "Z"
-
-
-def wait_until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.mark.slow

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.errors import AutoReconnect
 
+from interview_service import db
 from interview_service.sessions import service
 from interview_service.sessions.models import DIFFICULTIES, INTERVIEW_TYPES, Message, Report
 from interview_service.sessions.models import Session as SessionDocument
+from interview_service.sessions.schemas import MessageSchema
 
 CONFIG = {
     "role": "Backend Engineer",
@@ -673,6 +675,18 @@ def test_append_whose_insert_fails_answers_503_and_gives_its_indexes_back(
     assert retried.get_json()["messageIndex"] == 1
     statistics = client.get(url(session_id), headers=alice).get_json()["session"]["statistics"]
     assert (statistics["totalMessages"], statistics["userMessages"]) == (2, 1)
+
+
+def test_raw_messages_serialize_exactly_like_documents(client, alice, session_id):
+    # session_detail reads the transcript raw (as_pymongo) on its hot path.
+    question(client, session_id, alice)
+    append(client, session_id, alice, clientMessageId="a-1", metadata={"speakingDuration": 2.5})
+    append(client, session_id, alice)
+    documents = Message.objects(session_id=session_id).order_by("message_index")
+    raw = documents.as_pymongo()
+    assert MessageSchema(many=True).dump([db.attributes_of(Message, r) for r in raw]) == (
+        MessageSchema(many=True).dump(documents)
+    )
 
 
 def test_append_to_an_ended_session_answers_409(client, alice, session_id):

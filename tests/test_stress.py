@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from interview_service import auth
-from tests.conftest import WIRE_OPTIONS, free_port
+from tests.conftest import WIRE_OPTIONS, free_port, wait_until
 
 pytestmark = [pytest.mark.stress, pytest.mark.wire]
 
@@ -79,15 +79,6 @@ def status_of(url):
         return None
 
 
-def wait_until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def worker_pids(master):
     """The gunicorn workers of `master`."""
     path = Path(f"/proc/{master.pid}/task/{master.pid}/children")
@@ -109,10 +100,25 @@ def test_workers_answer_503_through_outage_and_recover(
 ):
     base, master = gunicorn_service(workers=3)
     workers = worker_pids(master)
+    headers = {"Authorization": f"Bearer {auth.issue_token('outage-user', {'JWT_SECRET': SECRET})}"}
+
+    def create_interview(_):
+        body = {"jobTitle": "SRE", "companyName": "Acme", "interviewType": "technical"}
+        body["experienceLevel"] = "mid"
+        return requests.post(f"{base}/api/interviews", json=body, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        acknowledged = [
+            answer.json()["interview"]["id"] for answer in pool.map(create_interview, range(40))
+        ]
     own_database.stop(stop_signal)
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(timed_get, [f"{base}/readyz"] * 60))
+        refused = list(pool.map(create_interview, range(20)))
     assert {(status, retry.isdigit()) for status, retry, _ in answers} == {(503, True)}
+    assert {(answer.status_code, "Retry-After" in answer.headers) for answer in refused} == {
+        (503, True)
+    }
     assert max(seconds for *_, seconds in answers) < TIMEOUT_MS / 1000 + 2
     assert status_of(f"{base}/healthz") == 200
 
@@ -126,6 +132,8 @@ def test_workers_answer_503_through_outage_and_recover(
 
     assert wait_until(every_worker_ready, RECOVERY_BUDGET_SECONDS)
     record_property("recovery_seconds", time.monotonic() - restarted)
+    listed = requests.get(f"{base}/api/interviews?limit=100", headers=headers, timeout=30).json()
+    assert sorted(item["id"] for item in listed["items"]) == sorted(acknowledged)
     assert worker_pids(master) == workers  # no worker hung long enough to be killed
 
 

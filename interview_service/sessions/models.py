@@ -12,7 +12,6 @@ from mongoengine import (
     QuerySet,
     StringField,
 )
-from mongoengine.queryset.visitor import Q
 from pymongo import ReturnDocument
 
 INTERVIEW_TYPES = ("behavioral", "technical", "mixed", "dsa", "aptitude", "system-design")
@@ -57,10 +56,6 @@ class SessionStatistics(EmbeddedDocument):
 
 class SessionQuerySet(QuerySet):
     """Queries on sessions."""
-
-    def visible_to(self, user):
-        """Sessions the caller may reach: their own, and anonymous ones (by sessionId)."""
-        return self.filter(Q(user_id=None) | Q(user_id=user)) if user else self.filter(user_id=None)
 
     def owned_by(self, user):
         """The caller's own sessions."""

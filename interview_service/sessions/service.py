@@ -11,6 +11,7 @@ from flask import current_app
 from mongoengine.errors import BulkWriteError, NotUniqueError
 from pymongo.errors import PyMongoError
 
+from interview_service import db
 from interview_service.errors import Conflict, Invalid, NotFound, Unauthorized
 from interview_service.pagination import paginate
 from interview_service.sessions.models import (
@@ -59,8 +60,10 @@ def get_session(session_id, user):
     require_caller(user)
     session = None
     if SESSION_ID.fullmatch(session_id):
-        session = Session.objects.visible_to(user).filter(session_id=session_id).first()
-    if session is None:
+        # By the unique sessionId alone (one index lookup), then the owner: the caller's own
+        # session, or an anonymous one.
+        session = Session.objects(session_id=session_id).first()
+    if session is None or session.user_id not in (None, user):
         raise NotFound("Session not found")
     return session
 
@@ -73,9 +76,6 @@ def create_session(data, user, started_at=None):
     require_caller(user)
     # 24 random bytes: 192 bits, 32 URL-safe characters.
     session_id = data.get("session_id") or secrets.token_urlsafe(24)
-    existing = Session.objects(session_id=session_id).first()
-    if existing is not None:
-        return _same_owner(existing, user), False
     moment = started_at or now()
     resume = data.get("resume")
     session = Session(
@@ -90,7 +90,7 @@ def create_session(data, user, started_at=None):
     try:
         session.save(force_insert=True)
     except NotUniqueError:
-        # Two creates of one sessionId raced; the unique index let exactly one in.
+        # A retried create, or two racing ones: the unique index let exactly one in.
         return _same_owner(Session.objects.get(session_id=session_id), user), False
     return session, True
 
@@ -105,7 +105,8 @@ def _same_owner(session, user):
 def session_detail(session_id, user):
     """The session, its whole transcript and its latest report (or None)."""
     session = get_session(session_id, user)
-    messages = list(Message.objects.of_session(session.session_id).in_order())
+    stored = Message.objects.of_session(session.session_id).in_order().as_pymongo()
+    messages = [db.attributes_of(Message, message) for message in stored]
     report = Report.objects.of_session(session.session_id).first()
     return {"session": session, "conversations": messages, "report": report}
 

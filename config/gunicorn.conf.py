@@ -15,6 +15,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 # Longer than nginx's upstream keepalive_timeout (4 s), so nginx closes idle connections first.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# The longest request line gunicorn allows (as nginx's default 8k buffer): a long query string
+# reaches the app and gets its JSON 422 instead of gunicorn's HTML 414.
+limit_request_line = 8190
 # Recycling workers is off by default: each recycled worker leaves its metric files behind
 # (Prometheus multiprocess mode), which /metrics reads on every scrape. Set it to contain a leak.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))

@@ -171,6 +171,30 @@ def test_create_without_token_when_anonymous_is_off_answers_401(app, client):
     assert SessionDocument.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("post", "/api/sessions", {"config": "not an object"}),
+        ("post", "/api/sessions/0000000000000000/conversations", {"role": "x", "messages": []}),
+        ("put", "/api/sessions/0000000000000000/end", {"status": "unknown"}),
+    ],
+)
+def test_invalid_input_without_token_when_anonymous_is_off_answers_401_first(
+    app, client, method, path, body
+):
+    app.config["ALLOW_ANONYMOUS_SESSIONS"] = False
+    response = getattr(client, method)(path, json=body)
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "Missing bearer token"
+
+
+def test_invalid_input_with_a_bad_token_answers_401_first(client):
+    response = client.post(
+        "/api/sessions", json={"config": "x"}, headers={"Authorization": "Bearer not-a-token"}
+    )
+    assert response.status_code == 401
+
+
 def test_create_with_a_bad_token_answers_401(client):
     response = client.post(
         "/api/sessions", json={"config": CONFIG}, headers={"Authorization": "Bearer nope"}
@@ -687,6 +711,15 @@ def test_raw_messages_serialize_exactly_like_documents(client, alice, session_id
     assert MessageSchema(many=True).dump([db.attributes_of(Message, r) for r in raw]) == (
         MessageSchema(many=True).dump(documents)
     )
+
+
+def test_end_without_a_body_completes_the_session_and_is_documented_so(client, alice, session_id):
+    response = client.put(url(session_id, "/end"), headers=alice)
+    assert response.status_code == 200
+    assert response.get_json()["session"]["status"] == "completed"
+    spec = client.get("/api/openapi.json").get_json()
+    operation = spec["paths"]["/api/sessions/{session_id}/end"]["put"]
+    assert operation["requestBody"].get("required", False) is False
 
 
 def test_append_to_an_ended_session_answers_409(client, alice, session_id):

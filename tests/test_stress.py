@@ -147,6 +147,11 @@ def test_live_schemathesis_run_finds_nothing_for_either_user(gunicorn_service, t
             f"{base}/api/openapi.json",
             "--checks",
             "all",
+            # The service keeps rules a JSON schema cannot say (correctAnswers ≤ totalQuestions,
+            # endTime after startTime, no lone surrogates or NUL): schema-valid bodies that
+            # break them are rightly refused, so "valid data must be accepted" does not apply.
+            "--exclude-checks",
+            "positive_data_acceptance",
             "--workers",
             "1",
             "--max-examples",
@@ -155,4 +160,5 @@ def test_live_schemathesis_run_finds_nothing_for_either_user(gunicorn_service, t
             f"Authorization: Bearer {token}",
         ]
         run = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=tmp_path)
+        (tmp_path / f"schemathesis-{user}.txt").write_text(run.stdout)
         assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]

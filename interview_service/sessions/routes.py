@@ -1,5 +1,6 @@
 """HTTP routes of the sessions blueprint: parse → service → dump."""
 
+from flask import request
 from flask.views import MethodView
 
 from interview_service.auth import current_user, login_required
@@ -30,6 +31,14 @@ blp = Blueprint(
     url_prefix="/api",
     description="Interview sessions run by the agent: configuration, transcript, reports",
 )
+
+
+@blp.before_request
+def identify_caller():
+    """Settle who calls before any input is read: a bad token, or none where anonymous
+    sessions are off, answers 401 rather than a validation error (preflights pass)."""
+    if request.method != "OPTIONS":
+        service.require_caller(current_user())
 
 
 @blp.route("/sessions")
@@ -106,7 +115,7 @@ class Conversations(MethodView):
 class SessionEnd(MethodView):
     """Ending a session."""
 
-    @blp.arguments(SessionEndSchema)
+    @blp.arguments(SessionEndSchema, required=False)  # every field is optional: no body is fine
     @blp.response(200, SessionResponseSchema)
     @blp.alt_response(409, description="Already ended with another status")
     def put(self, data, session_id):

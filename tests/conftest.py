@@ -163,12 +163,17 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def bearer(config, user_id):
+    """The Authorization header of `user_id`, signed with `config`'s secret."""
+    return {"Authorization": f"Bearer {auth.issue_token(user_id, config)}"}
+
+
 @pytest.fixture
 def headers_for(app):
     """Build the Authorization header of a user."""
 
     def build(user_id):
-        return {"Authorization": f"Bearer {auth.issue_token(user_id, app.config)}"}
+        return bearer(app.config, user_id)
 
     return build
 

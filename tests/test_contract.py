@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from interview_service import auth, db
-from tests.conftest import make_app
+from interview_service import db
+from tests.conftest import bearer, make_app
 
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "25"))
 
@@ -22,7 +22,7 @@ MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "25"))
 APP = make_app("mongomock://localhost/contract")
 db.disconnect()
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", APP)
-AUTH = {"Authorization": f"Bearer {auth.issue_token('contract-user', APP.config)}"}
+AUTH = bearer(APP.config, "contract-user")
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 import pymongo
 import pytest
 
-from interview_service import auth, db
+from interview_service import db
 from tests.account_helpers import create_session
-from tests.conftest import WIRE_OPTIONS, make_app
+from tests.conftest import WIRE_OPTIONS, bearer, make_app
 from tests.performance_helpers import create_interview
 
 pytestmark = pytest.mark.wire
@@ -83,8 +83,15 @@ def probe_collection():
     return db.database()["fault_probe"]
 
 
-def assert_unavailable(response, elapsed, budget):
-    """The standard 503 answer, given within `budget` seconds."""
+# The time limit plus one server selection (a dropped connection is retried once).
+FAULT_BUDGET_SECONDS = (TIMEOUT_MS + SELECTION_TIMEOUT_MS) / 1000 + 1
+
+
+def assert_unavailable(request, budget=FAULT_BUDGET_SECONDS):
+    """`request()` answers the standard 503 within `budget` seconds."""
+    started = time.monotonic()
+    response = request()
+    elapsed = time.monotonic() - started
     body = response.get_json()
     assert response.status_code == 503, body
     assert response.headers["Retry-After"].isdigit()
@@ -123,11 +130,7 @@ def test_readyz_answers_503_within_timeout_under_persistent_fault(fault_app, adm
     client = fault_app.test_client()
     assert client.get("/readyz").status_code == 200
     with failpoint(admin, fault_app, "alwaysOn", ["ping"], **fault):
-        started = time.monotonic()
-        response = client.get("/readyz")
-        elapsed = time.monotonic() - started
-    # The time limit plus one server selection (a dropped connection is retried once).
-    assert_unavailable(response, elapsed, (TIMEOUT_MS + SELECTION_TIMEOUT_MS) / 1000 + 1)
+        assert_unavailable(lambda: client.get("/readyz"))
 
 
 @pytest.mark.parametrize("fault", PERSISTENT_FAULTS.values(), ids=PERSISTENT_FAULTS.keys())
@@ -179,7 +182,7 @@ def transcript_of(client, session_id, headers):
 
 @pytest.fixture
 def fault_headers(fault_app):
-    return {"Authorization": f"Bearer {auth.issue_token('fault-user', fault_app.config)}"}
+    return bearer(fault_app.config, "fault-user")
 
 
 @pytest.mark.parametrize("command", APPEND_COMMANDS)
@@ -204,10 +207,7 @@ def test_append_under_persistent_fault_answers_503_and_its_retry_lands_once(
     client = fault_app.test_client()
     session_id = create_session(client, fault_headers)
     with failpoint(admin, fault_app, "alwaysOn", [command], closeConnection=True):
-        started = time.monotonic()
-        response = append_one(client, session_id, fault_headers)
-        elapsed = time.monotonic() - started
-    assert_unavailable(response, elapsed, (TIMEOUT_MS + SELECTION_TIMEOUT_MS) / 1000 + 1)
+        assert_unavailable(lambda: append_one(client, session_id, fault_headers))
     retried = append_one(client, session_id, fault_headers)
     assert retried.status_code in (200, 201), retried.get_json()
     assert retried.get_json()["messageIndex"] == 0
@@ -235,10 +235,7 @@ def test_end_under_persistent_fault_answers_503_and_its_retry_ends_it(
     client = fault_app.test_client()
     session_id = create_session(client, fault_headers)
     with failpoint(admin, fault_app, "alwaysOn", ["update"], closeConnection=True):
-        started = time.monotonic()
-        response = end_session(client, session_id, fault_headers)
-        elapsed = time.monotonic() - started
-    assert_unavailable(response, elapsed, (TIMEOUT_MS + SELECTION_TIMEOUT_MS) / 1000 + 1)
+        assert_unavailable(lambda: end_session(client, session_id, fault_headers))
     retried = end_session(client, session_id, fault_headers)
     assert retried.status_code == 200, retried.get_json()
     assert retried.get_json()["session"]["status"] == "completed"
@@ -262,10 +259,7 @@ def test_api_answers_503_within_timeout_under_persistent_fault(
     client = fault_app.test_client()
     assert client.get(path, headers=fault_headers).status_code == 200
     with failpoint(admin, fault_app, "alwaysOn", ["find", "aggregate"], **fault):
-        started = time.monotonic()
-        response = client.get(path, headers=fault_headers)
-        elapsed = time.monotonic() - started
-    assert_unavailable(response, elapsed, (TIMEOUT_MS + SELECTION_TIMEOUT_MS) / 1000 + 1)
+        assert_unavailable(lambda: client.get(path, headers=fault_headers))
 
 
 # --- a database process that stops and comes back (the own_database fixture) -------------------
@@ -292,7 +286,7 @@ def test_database_restart_is_recovered_without_losing_writes(
         uri, MONGODB_TIMEOUT_MS=TIMEOUT_MS, MONGODB_SERVER_SELECTION_TIMEOUT_MS=SELECTION_TIMEOUT_MS
     )
     client = app.test_client()
-    headers = {"Authorization": f"Bearer {auth.issue_token('outage-user', app.config)}"}
+    headers = bearer(app.config, "outage-user")
     try:
         probe = probe_collection()
         written = [probe.insert_one({"n": n}).inserted_id for n in range(200)]
@@ -300,9 +294,7 @@ def test_database_restart_is_recovered_without_losing_writes(
         assert client.get("/readyz").status_code == 200
 
         own_database.stop(stop_signal)
-        started = time.monotonic()
-        response = client.get("/readyz")
-        assert_unavailable(response, time.monotonic() - started, TIMEOUT_MS / 1000 + 1)
+        assert_unavailable(lambda: client.get("/readyz"), TIMEOUT_MS / 1000 + 1)
         assert client.get("/healthz").status_code == 200  # liveness must not follow the database
 
         own_database.start()

@@ -8,10 +8,10 @@ import pymongo
 import pymongo.errors
 import pytest
 
-from interview_service import auth, db
+from interview_service import db
 from interview_service.errors import RETRY_AFTER_SECONDS
 from interview_service.observability import user_hash
-from tests.conftest import free_port, make_app
+from tests.conftest import bearer, free_port, make_app
 
 LIMITED = "/api/openapi.json"  # any route outside the ops blueprint is limited
 
@@ -35,10 +35,6 @@ def wire_limited(wire_uri):
     application = limited_app(wire_uri)
     yield application
     db.disconnect()
-
-
-def bearer(application, user_id):
-    return {"Authorization": f"Bearer {auth.issue_token(user_id, application.config)}"}
 
 
 def test_requests_within_the_limit_carry_the_rate_headers(limited):
@@ -69,8 +65,8 @@ def test_request_over_the_limit_is_429_in_the_error_shape(limited):
 def test_users_have_separate_budgets(limited):
     client = limited.test_client()
     for _ in range(4):
-        client.get(LIMITED, headers=bearer(limited, "alice"))
-    response = client.get(LIMITED, headers=bearer(limited, "bob"))
+        client.get(LIMITED, headers=bearer(limited.config, "alice"))
+    response = client.get(LIMITED, headers=bearer(limited.config, "bob"))
     assert response.status_code == 200
     assert response.headers["X-RateLimit-Remaining"] == "2"
 
@@ -78,9 +74,11 @@ def test_users_have_separate_budgets(limited):
 def test_a_user_is_limited_across_addresses(limited):
     client = limited.test_client()
     for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
-        client.get(LIMITED, headers=bearer(limited, "alice"), environ_base={"REMOTE_ADDR": address})
+        client.get(
+            LIMITED, headers=bearer(limited.config, "alice"), environ_base={"REMOTE_ADDR": address}
+        )
     response = client.get(
-        LIMITED, headers=bearer(limited, "alice"), environ_base={"REMOTE_ADDR": "10.0.0.4"}
+        LIMITED, headers=bearer(limited.config, "alice"), environ_base={"REMOTE_ADDR": "10.0.0.4"}
     )
     assert response.status_code == 429
     assert response.get_json()["code"] == 429
@@ -104,7 +102,7 @@ def test_forged_token_counts_against_the_address_not_the_claimed_user(limited):
     client = limited.test_client()
     for _ in range(4):
         client.get(LIMITED, headers={"Authorization": f"Bearer {forged}"})
-    response = client.get(LIMITED, headers=bearer(limited, "alice"))
+    response = client.get(LIMITED, headers=bearer(limited.config, "alice"))
     anonymous = client.get(LIMITED)
     assert response.status_code == 200
     assert response.headers["X-RateLimit-Remaining"] == "2"
@@ -144,7 +142,7 @@ def test_cors_preflight_is_not_counted(limited):
 def test_two_app_instances_share_one_count(wire_uri):
     """Two apps (as two gunicorn workers would) with their own clients share one budget."""
     first, second = limited_app(wire_uri), limited_app(wire_uri)
-    headers = bearer(first, "alice")
+    headers = bearer(first.config, "alice")
     answers = [
         first.test_client().get(LIMITED, headers=headers),
         second.test_client().get(LIMITED, headers=headers),

@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from interview_service import auth
 from interview_service.sessions.models import Message
 from interview_service.sessions.models import Session as SessionDocument
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.wire
 
@@ -19,7 +19,7 @@ THREADS = 16
 @pytest.fixture
 def alice(wire_app):
     """Headers of the user under test, on the wire app."""
-    return {"Authorization": f"Bearer {auth.issue_token('alice', wire_app.config)}"}
+    return bearer(wire_app.config, "alice")
 
 
 def create(wire_app, headers):

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from interview_service import auth
-from tests.conftest import WIRE_OPTIONS, free_port, wait_until
+from tests.conftest import WIRE_OPTIONS, bearer, free_port, wait_until
 
 pytestmark = [pytest.mark.stress, pytest.mark.wire]
 
@@ -100,7 +100,7 @@ def test_workers_answer_503_through_outage_and_recover(
 ):
     base, master = gunicorn_service(workers=3)
     workers = worker_pids(master)
-    headers = {"Authorization": f"Bearer {auth.issue_token('outage-user', {'JWT_SECRET': SECRET})}"}
+    headers = bearer({"JWT_SECRET": SECRET}, "outage-user")
 
     def create_interview(_):
         body = {"jobTitle": "SRE", "companyName": "Acme", "interviewType": "technical"}

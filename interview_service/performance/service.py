@@ -177,7 +177,7 @@ def repair_all():
         orphans += Performance.objects(
             interview_id__in=[i for i in batch if i not in existing]
         ).delete()
-    return {"linked": linked, "orphaned_performances_removed": orphans}
+    return {"linked": linked, "orphans_removed": orphans}
 
 
 def _batches(items):

@@ -17,6 +17,7 @@ from interview_service.pagination import paginate
 from interview_service.sessions.models import (
     ASSISTANT,
     IN_PROGRESS,
+    SUPERSEDED_INDEXES,
     USER,
     Message,
     MessageMetadata,
@@ -210,6 +211,101 @@ def _delete_all(sessions):
         counts["sessions"] += Session.objects(id__in=[ref for _, ref in batch]).delete()
         counts["conversations"] += Message.objects.of_sessions(batch).delete()
     return counts
+
+
+# --- repair -----------------------------------------------------------------------------
+
+
+def repair_transcripts(settled_before):
+    """Make stored transcripts and counters agree again after faults; return what was done.
+
+    Drops the unique indexes of earlier versions, gives messages and reports stored before
+    they carried their session's `_id` that `_id` (or removes them when their session is gone
+    or younger than they are), removes what a deleted session left behind, and corrects the
+    statistics of sessions with no append since `settled_before` (a later one may still be
+    inserting). A missing index (a gap) cannot be filled: it is reported as
+    `gaps` {sessionId: [messageIndex, …]}.
+    """
+    done = {"indexes_dropped": _drop_superseded_indexes(), "adopted": 0, "orphans_removed": 0}
+    for document in (Message, Report):
+        adopted, removed = _adopt_legacy(document)
+        done["adopted"] += adopted
+        done["orphans_removed"] += removed + _remove_orphans(document)
+    done.update(_repair_counters(settled_before))
+    return done
+
+
+def _drop_superseded_indexes():
+    """Drop the unique indexes of earlier versions that are still on the collections."""
+    dropped = 0
+    for document, keys in SUPERSEDED_INDEXES.items():
+        collection = document._get_collection()
+        for name, index in collection.index_information().items():
+            if [tuple(key) for key in index["key"]] in [list(key) for key in keys]:
+                collection.drop_index(name)
+                dropped += 1
+    return dropped
+
+
+def _adopt_legacy(document):
+    """Key `document`s stored without their session's `_id` by it; (adopted, removed)."""
+    legacy = document.objects(session_ref=None)
+    adopted = 0
+    for session_id in legacy.distinct("session_id"):
+        session = Session.objects(session_id=session_id).only("created_at").first()
+        if session is not None:
+            adopted += legacy.filter(
+                session_id=session_id, created_at__gte=session.created_at
+            ).update(set__session_ref=session.id)
+    # What is left belongs to no session, or to a deleted one whose sessionId was reused.
+    return adopted, legacy.delete()
+
+
+def _remove_orphans(document):
+    """Remove `document`s whose session is gone (an append that raced its delete)."""
+    removed = 0
+    for batch in _batches(document.objects.distinct("session_ref")):
+        existing = set(Session.objects(id__in=batch).scalar("id"))
+        gone = [ref for ref in batch if ref not in existing]
+        if gone:
+            removed += document.objects(session_ref__in=gone).delete()
+    return removed
+
+
+def _repair_counters(settled_before):
+    """Correct the statistics of settled sessions from their stored transcripts; find gaps."""
+    fixed, gaps = 0, {}
+    settled = Session.objects(updated_at__lt=settled_before).only(
+        "session_id", "next_message_index", "statistics", "updated_at"
+    )
+    for batch in _batches(settled.no_cache()):
+        # One count per batch finds the sessions whose transcript is short of their counter.
+        stored = Message.objects.of_sessions((s.session_id, s.id) for s in batch).aggregate(
+            [{"$group": {"_id": f"${Message.session_ref.db_field}", "count": {"$sum": 1}}}]
+        )
+        counted = {row["_id"]: row["count"] for row in stored}
+        for session in batch:
+            statistics = session.statistics
+            if (
+                counted.get(session.id, 0)
+                == session.next_message_index
+                == (statistics.total_messages)
+            ):
+                continue
+            messages = [
+                db.attributes_of(Message, raw)
+                for raw in Message.objects.of_session(session)
+                .only("role", "metadata", "message_index")
+                .as_pymongo()
+            ]
+            counts = _counts(messages)
+            if _statistics(counts) != {name: statistics[name] for name in _statistics(counts)}:
+                fixed += Session.objects.set_statistics(session, counts)
+            present = {message["message_index"] for message in messages}
+            missing = sorted(set(range(session.next_message_index)) - present)
+            if missing:
+                gaps[session.session_id] = missing
+    return {"counters_fixed": fixed, "gaps": gaps}
 
 
 # --- transcript -------------------------------------------------------------------------

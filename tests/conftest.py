@@ -130,6 +130,15 @@ def wire_uri(wire_server):
         client.drop_database(name)
 
 
+@pytest.fixture
+def admin(wire_server):
+    """The fault injector: a client of its own on the shared wire server."""
+    with pymongo.MongoClient(
+        wire_server["uri"], directConnection=True, appname="fault-injector"
+    ) as client:
+        yield client.admin
+
+
 def make_app(uri, **overrides):
     """A testing app on `uri`."""
     return create_app("testing", MONGODB_URI=uri, **overrides)

@@ -59,15 +59,6 @@ def failpoint(admin, app, mode, commands, **data):
 
 
 @pytest.fixture
-def admin(wire_server):
-    """The fault injector: a client of its own on the shared wire server."""
-    with pymongo.MongoClient(
-        wire_server["uri"], directConnection=True, appname="fault-injector"
-    ) as client:
-        yield client.admin
-
-
-@pytest.fixture
 def fault_app(wire_uri):
     """The app on the wire server with short timeouts, so a fault answers quickly."""
     application = make_app(
@@ -148,7 +139,6 @@ def test_readyz_recovers_once_fault_clears(fault_app, admin, fault):
 # insert the message) and of an end (a conditional update), each with an equivalent command to
 # check that an armed one-shot fault was used up.
 PROBES = {
-    "findAndModify": lambda probe: probe.find_one_and_update({"_id": 1}, {"$set": {"a": 1}}),
     "insert": lambda probe: probe.insert_one({}),
     "update": lambda probe: probe.update_one({"_id": 1}, {"$set": {"a": 1}}),
 }

@@ -95,7 +95,7 @@ class SessionQuerySet(QuerySet):
             update["$push"] = {
                 _stored("claimed_message_ids"): {"$each": claims, "$slice": -CLAIM_WINDOW}
             }
-        return query.update_one(__raw__=update) == 1
+        return self._update_one(query, update)
 
     def release_indexes(self, session, first, counts, claims):
         """Give back the indexes reserved at `first` whose messages could not be stored, unless a
@@ -105,7 +105,7 @@ class SessionQuerySet(QuerySet):
         if claims:
             query = query.filter(claimed_message_ids__all=claims)
             update["$pullAll"] = {_stored("claimed_message_ids"): claims}
-        return query.update_one(__raw__=update) == 1
+        return self._update_one(query, update)
 
     def set_statistics(self, session, counts):
         """Store `counts` as the statistics of `session`, unless it changed since it was read."""
@@ -115,7 +115,12 @@ class SessionQuerySet(QuerySet):
             updated_at=session.updated_at,
         )
         statistics = {_stored(name): counts[key] for name, key in STATISTICS_COUNTS.items()}
-        return query.update_one(__raw__={"$set": statistics}) == 1
+        return self._update_one(query, {"$set": statistics})
+
+    def _update_one(self, query, update):
+        """Apply `update` to the document `query` matches; True when one changed. Through the
+        driver, so a database fault surfaces as the driver's error (503), not MongoEngine's."""
+        return self._collection.update_one(query._query, update).modified_count == 1
 
 
 # Which of the counts of an append (total, user, assistant, questions) each statistic adds up.

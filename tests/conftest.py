@@ -144,6 +144,22 @@ def make_app(uri, **overrides):
     return create_app("testing", MONGODB_URI=uri, **overrides)
 
 
+TIMEOUT_MS = 1000  # MONGODB_TIMEOUT_MS of the apps under fault: every answer must beat it
+SELECTION_TIMEOUT_MS = 500
+
+
+@pytest.fixture
+def fault_app(wire_uri):
+    """The app on the wire server with short timeouts, so a fault answers quickly."""
+    application = make_app(
+        wire_uri,
+        MONGODB_TIMEOUT_MS=TIMEOUT_MS,
+        MONGODB_SERVER_SELECTION_TIMEOUT_MS=SELECTION_TIMEOUT_MS,
+    )
+    yield application
+    db.disconnect()
+
+
 @pytest.fixture
 def app(db_uri):
     """The app on the tier under test."""

@@ -15,13 +15,11 @@ import pytest
 from interview_service import db
 from interview_service.sessions import service as sessions_service
 from tests.account_helpers import create_session
-from tests.conftest import WIRE_OPTIONS, bearer, make_app
+from tests.conftest import SELECTION_TIMEOUT_MS, TIMEOUT_MS, WIRE_OPTIONS, bearer, make_app
 from tests.performance_helpers import create_interview
 
 pytestmark = pytest.mark.wire
 
-TIMEOUT_MS = 1000  # MONGODB_TIMEOUT_MS of the apps under fault: every answer must beat it
-SELECTION_TIMEOUT_MS = 500
 RECOVERY_BUDGET_SECONDS = 10
 ERROR_KEYS = {"success", "code", "status", "message", "error"}
 
@@ -56,18 +54,6 @@ def failpoint(admin, app, mode, commands, **data):
         yield
     finally:
         admin.command({"configureFailPoint": "failCommand", "mode": "off"})
-
-
-@pytest.fixture
-def fault_app(wire_uri):
-    """The app on the wire server with short timeouts, so a fault answers quickly."""
-    application = make_app(
-        wire_uri,
-        MONGODB_TIMEOUT_MS=TIMEOUT_MS,
-        MONGODB_SERVER_SELECTION_TIMEOUT_MS=SELECTION_TIMEOUT_MS,
-    )
-    yield application
-    db.disconnect()
 
 
 def probe_collection():

@@ -10,14 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from interview_service import db
 from interview_service.performance.models import Interview, Performance
 from interview_service.sessions.models import Message
 from interview_service.sessions.models import Session as SessionDocument
 from tests.account_helpers import SESSION_CONFIG
-from tests.conftest import bearer, make_app
+from tests.conftest import bearer
 from tests.performance_helpers import interview_body
-from tests.test_faults import SELECTION_TIMEOUT_MS, TIMEOUT_MS, failpoint
+from tests.test_faults import failpoint
 
 pytestmark = [pytest.mark.stress, pytest.mark.wire]
 
@@ -27,18 +26,6 @@ SAVE_RACES = 40
 FAULT_WRITERS = 8
 FAULT_MESSAGES = 30  # per writer
 FAULT_RETRIES = 20
-
-
-@pytest.fixture
-def stress_app(wire_uri):
-    """The app on the wire server with short timeouts, so faults answer fast."""
-    application = make_app(
-        wire_uri,
-        MONGODB_TIMEOUT_MS=TIMEOUT_MS,
-        MONGODB_SERVER_SELECTION_TIMEOUT_MS=SELECTION_TIMEOUT_MS,
-    )
-    yield application
-    db.disconnect()
 
 
 def together(actions):
@@ -60,22 +47,22 @@ def report(record_property, **figures):
     print(" ".join(f"{name}={value}" for name, value in figures.items()))
 
 
-def test_appends_racing_deletes_never_reach_the_recreated_session(stress_app, record_property):
-    alice, bob = bearer(stress_app.config, "alice"), bearer(stress_app.config, "bob")
+def test_appends_racing_deletes_never_reach_the_recreated_session(fault_app, record_property):
+    alice, bob = bearer(fault_app.config, "alice"), bearer(fault_app.config, "bob")
     statuses, strays = Counter(), 0
     for number in range(ROUNDS):
         session_id = f"stress-reused-{number:08d}"
         body = {"config": SESSION_CONFIG, "sessionId": session_id}
-        client = stress_app.test_client()
+        client = fault_app.test_client()
         assert client.post("/api/sessions", json=body, headers=alice).status_code == 201
         path = f"/api/sessions/{session_id}/conversations"
 
         def appender(n, path=path):
             message = {"role": "user", "content": f"alice {n}", "clientMessageId": f"c-{n}"}
-            return lambda: stress_app.test_client().post(path, json=message, headers=alice)
+            return lambda: fault_app.test_client().post(path, json=message, headers=alice)
 
         def deleter(session_id=session_id):
-            return stress_app.test_client().delete(f"/api/sessions/{session_id}", headers=alice)
+            return fault_app.test_client().delete(f"/api/sessions/{session_id}", headers=alice)
 
         answers = together([appender(n) for n in range(APPENDERS)] + [deleter])
         statuses.update(answer.status_code for answer in answers)
@@ -91,7 +78,7 @@ def test_appends_racing_deletes_never_reach_the_recreated_session(stress_app, re
         live = SessionDocument.objects.get(session_id=session_id)
         strays += Message.objects(session_id=session_id, session_ref__ne=live.id).count()
     assert set(statuses) <= {201, 204, 404, 409}, statuses
-    result = stress_app.test_cli_runner().invoke(args=["repair"])
+    result = fault_app.test_cli_runner().invoke(args=["repair"])
     assert f"{strays} left by deleted sessions removed" in result.output, result.output
     report(
         record_property,
@@ -102,21 +89,21 @@ def test_appends_racing_deletes_never_reach_the_recreated_session(stress_app, re
     )
 
 
-def test_saves_racing_deletes_leave_both_or_neither(stress_app, record_property):
-    alice = bearer(stress_app.config, "alice")
+def test_saves_racing_deletes_leave_both_or_neither(fault_app, record_property):
+    alice = bearer(fault_app.config, "alice")
     outcomes = Counter()
     for _ in range(SAVE_RACES):
-        client = stress_app.test_client()
+        client = fault_app.test_client()
         created = client.post("/api/interviews", json=interview_body(), headers=alice)
         interview_id = created.get_json()["interview"]["id"]
 
         def save(interview_id=interview_id):
             body = {"interviewId": interview_id, "score": 70}
-            return stress_app.test_client().post("/api/save-performance", json=body, headers=alice)
+            return fault_app.test_client().post("/api/save-performance", json=body, headers=alice)
 
         def delete(interview_id=interview_id):
             path = f"/api/interviews/{interview_id}"
-            return stress_app.test_client().delete(path, headers=alice)
+            return fault_app.test_client().delete(path, headers=alice)
 
         answers = together([save, save, delete])
         assert {answer.status_code for answer in answers} <= {200, 201, 404}
@@ -132,10 +119,10 @@ def test_saves_racing_deletes_leave_both_or_neither(stress_app, record_property)
 
 
 def test_appends_through_flapping_faults_keep_counters_and_transcript_agreeing(
-    stress_app, admin, record_property
+    fault_app, admin, record_property
 ):
-    alice = bearer(stress_app.config, "alice")
-    client = stress_app.test_client()
+    alice = bearer(fault_app.config, "alice")
+    client = fault_app.test_client()
     session_id = client.post(
         "/api/sessions", json={"config": SESSION_CONFIG}, headers=alice
     ).get_json()["sessionId"]
@@ -149,7 +136,7 @@ def test_appends_through_flapping_faults_keep_counters_and_transcript_agreeing(
             role = "assistant" if n % 2 else "user"
             message = {"role": role, "content": f"{number}-{n}", "clientMessageId": f"{number}-{n}"}
             for _ in range(FAULT_RETRIES):
-                answer = stress_app.test_client().post(path, json=message, headers=alice)
+                answer = fault_app.test_client().post(path, json=message, headers=alice)
                 faults[answer.status_code] += 1
                 if answer.status_code in (200, 201):
                     acknowledged.append(message["clientMessageId"])
@@ -160,7 +147,7 @@ def test_appends_through_flapping_faults_keep_counters_and_transcript_agreeing(
     def flap():
         while not stop.is_set():
             mode = {"activationProbability": 0.3}
-            with failpoint(admin, stress_app, mode, ["insert", "update"], closeConnection=True):
+            with failpoint(admin, fault_app, mode, ["insert", "update"], closeConnection=True):
                 stop.wait(0.3)
             stop.wait(0.3)
 
@@ -180,7 +167,7 @@ def test_appends_through_flapping_faults_keep_counters_and_transcript_agreeing(
     statistics = answer["session"]["statistics"]
     drift_on_read = statistics["totalMessages"] - len(answer["conversations"])
 
-    repaired = stress_app.test_cli_runner().invoke(args=["repair", "--settled-minutes", "0"])
+    repaired = fault_app.test_cli_runner().invoke(args=["repair", "--settled-minutes", "0"])
     assert repaired.exit_code == 0, repaired.output
     session = SessionDocument.objects.get(session_id=session_id)
     indexes = {message["messageIndex"] for message in answer["conversations"]}

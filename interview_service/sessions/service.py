@@ -17,6 +17,7 @@ from interview_service.pagination import paginate
 from interview_service.sessions.models import (
     ASSISTANT,
     IN_PROGRESS,
+    STATISTICS_COUNTS,
     SUPERSEDED_INDEXES,
     USER,
     Message,
@@ -418,10 +419,7 @@ def _counts(messages):
 def _statistics(counts):
     """The SessionStatistics attributes of `counts`."""
     return {
-        "total_messages": counts["total"],
-        "user_messages": counts["user"],
-        "agent_messages": counts["assistant"],
-        "question_count": counts["questions"],
+        path.removeprefix("statistics."): counts[key] for path, key in STATISTICS_COUNTS.items()
     }
 
 

@@ -142,9 +142,17 @@ def test_repair_keys_messages_of_earlier_versions_by_their_session(client, runne
     Message.objects(content="stray").update(
         set__created_at=stored.created_at.replace(year=stored.created_at.year - 1)
     )
+    conversations = Message._get_collection()
+    conversations.create_index([("sessionId", 1), ("messageIndex", 1)], unique=True)
     result = runner.invoke(args=["repair"])
     assert result.exit_code == 0, result.output
-    assert "1 messages/reports keyed by their session" in result.output
+    assert "transcripts: 1 old indexes dropped, 1 messages/reports keyed" in result.output
+    assert "1 left by deleted sessions removed" in result.output
+    keys = [
+        [tuple(key) for key in index["key"]] for index in conversations.index_information().values()
+    ]
+    assert [("sessionId", 1), ("messageIndex", 1)] not in keys
+    assert [("sessionId", 1), ("sessionRef", 1), ("messageIndex", 1)] in keys
     assert [m["content"] for m in detail(client, alice, session["sessionId"])["conversations"]] == [
         "kept"
     ]

@@ -30,7 +30,7 @@ bench: $(STAMP)  ## service vs plain Flask + pymongo under gunicorn, driven by w
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)"; exit 1; }
 	$(BIN)/python -m bench.run
 
-stress: $(STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis
+stress: $(STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis, integrity races
 	$(BIN)/python -m pytest -m stress
 
 lint: $(STAMP)

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.account_helpers import create_session
+from tests.account_helpers import SESSION_CONFIG, create_session
 from tests.performance_helpers import (
     backdate,
     completed,
@@ -112,7 +112,7 @@ def test_resource_paths_answer_without_legacy_id(client, alice):
 
 def test_openapi_documents_legacy_id(client):
     schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
-    for name in ("LegacyInterview", "LegacyPerformance"):
+    for name in ("LegacyInterview", "LegacyPerformance", "Session", "Message"):
         legacy_id = schemas[name]["properties"]["_id"]
         assert legacy_id["type"] == "string" and legacy_id["readOnly"] is True
     assert "_id" not in schemas["Interview"]["properties"]
@@ -262,3 +262,150 @@ def test_legacy_improvement_trend_rounds_half_up(app, client, alice, recent, tre
     assert body["stats"]["averageScore"] == average
     assert body["trend"]["change"] == round(recent - 80, 2)  # the precise value stays
     assert body["trend"]["previousAverage"] == 80 and body["trend"]["recentAverage"] == recent
+
+
+# --- the voice-agent SPA: `_id` on sessions and messages (1), metadata (4), transcript (5) --
+
+
+def conversations_url(session_id):
+    return f"/api/sessions/{session_id}/conversations"
+
+
+def say(client, session_id, headers, content="Hello", role="user", **fields):
+    """Append one message the way the agent SPA does; returns the response."""
+    body = {"role": role, "content": content, **fields}
+    return client.post(conversations_url(session_id), json=body, headers=headers)
+
+
+def test_session_answers_carry_legacy_id(client, alice):
+    created = client.post(
+        "/api/sessions", json={"config": SESSION_CONFIG}, headers=alice
+    ).get_json()
+    session_id = created["sessionId"]
+    assert_legacy_id(created["session"])
+    appended = say(client, session_id, alice).get_json()["conversation"]
+    assert_legacy_id(appended)
+    detail = client.get(f"/api/sessions/{session_id}", headers=alice).get_json()
+    assert_legacy_id(detail["session"])
+    assert detail["session"]["_id"] == created["session"]["_id"]
+    assert [message["_id"] for message in detail["conversations"]] == [appended["_id"]]
+    ended = client.put(f"/api/sessions/{session_id}/end", headers=alice).get_json()
+    assert ended["session"]["_id"] == created["session"]["_id"]
+    listed = client.get("/api/sessions", headers=alice).get_json()["items"]
+    assert listed[0]["_id"] == created["session"]["_id"]
+
+
+def test_batch_append_messages_carry_legacy_id(client, alice):
+    session_id = create_session(client, alice)
+    batch = [{"role": "assistant", "content": "Q?"}, {"role": "user", "content": "A"}]
+    response = client.post(conversations_url(session_id), json={"messages": batch}, headers=alice)
+    assert response.status_code == 201
+    for message in response.get_json()["conversations"]:
+        assert_legacy_id(message)
+
+
+def test_transcript_page_answers_the_original_debug_shape(client, alice):
+    session_id = create_session(client, alice)
+    for number in range(3):
+        say(client, session_id, alice, content=f"Message {number}")
+    response = client.get(conversations_url(session_id), query_string={"limit": 2}, headers=alice)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["success"] is True
+    assert body["sessionId"] == session_id
+    assert body["sessionStatus"] == "in_progress"
+    assert body["count"] == 3  # the whole session's, not the page's
+    assert [message["content"] for message in body["items"]] == ["Message 0", "Message 1"]
+    assert body["conversations"] == body["items"]
+    assert isinstance(body["nextCursor"], str)
+    for message in body["conversations"]:
+        assert_legacy_id(message)
+
+
+def test_transcript_page_of_an_ended_session_tells_its_status(client, alice):
+    session_id = create_session(client, alice)
+    client.put(f"/api/sessions/{session_id}/end", json={"status": "abandoned"}, headers=alice)
+    body = client.get(conversations_url(session_id), headers=alice).get_json()
+    assert body["sessionStatus"] == "abandoned"
+    assert body["count"] == 0 and body["conversations"] == [] and body["items"] == []
+
+
+AGENT_METADATA = {
+    "isQuestion": True,
+    "showProblem": True,
+    "problem": {"title": "Two Sum", "tags": ["array", "hash_map"], "level": 2},
+    "hints": ["Use a map", 3, 1.5, None, False],
+    "phase_2": None,
+}
+
+
+def test_agent_metadata_is_stored_and_answered_as_sent(client, alice):
+    session_id = create_session(client, alice)
+    response = say(client, session_id, alice, "Solve this", "assistant", metadata=AGENT_METADATA)
+    assert response.status_code == 201, response.get_json()
+    answered = {**AGENT_METADATA, "speakingDuration": None}  # the two checked keys always answer
+    assert response.get_json()["conversation"]["metadata"] == answered
+    detail = client.get(f"/api/sessions/{session_id}", headers=alice).get_json()
+    assert detail["conversations"][0]["metadata"] == answered
+    assert detail["session"]["statistics"]["questionCount"] == 1  # isQuestion still counts
+    page = client.get(conversations_url(session_id), headers=alice).get_json()
+    assert page["items"][0]["metadata"] == answered
+    export = client.get("/api/me/export", headers=alice).get_json()
+    assert export["sessions"][0]["conversations"][0]["metadata"] == answered
+
+
+def test_agent_metadata_at_the_bounds_is_stored(client, alice):
+    session_id = create_session(client, alice)
+    keys = {f"k{number}": number for number in range(31)}
+    metadata = {"isQuestion": False, **keys}  # 32 keys
+    assert say(client, session_id, alice, metadata=metadata).status_code == 201
+    long_name = {"a" * 64: "x" * 4000}  # the longest name; just under 4 KB as JSON
+    assert say(client, session_id, alice, metadata=long_name).status_code == 201
+    stored = client.get(f"/api/sessions/{session_id}", headers=alice).get_json()["conversations"]
+    assert stored[0]["metadata"] == {**metadata, "speakingDuration": None}
+    assert stored[1]["metadata"]["a" * 64] == "x" * 4000
+
+
+RULE = "Key names must match [A-Za-z][A-Za-z0-9_]{0,63} (no $, no dots)"
+
+
+@pytest.mark.parametrize(
+    "metadata, errors",
+    [
+        ({f"k{number}": number for number in range(33)}, {"_schema": ["At most 32 keys"]}),
+        ({"blob": "x" * 4100}, {"_schema": ["At most 4096 bytes of JSON"]}),
+        ({"note": "é" * 2100}, {"_schema": ["At most 4096 bytes of JSON"]}),  # UTF-8 bytes
+        ({"showProblem\n": True}, {"showProblem\n": [RULE]}),
+        ({"$where": "1"}, {"$where": [RULE]}),
+        ({"problem.title": "x"}, {"problem.title": [RULE]}),
+        ({"problem": {"$gt": 1}}, {"problem.$gt": [RULE]}),
+        ({"hints": [{"a.b": 1}]}, {"hints.a.b": [RULE]}),
+        ({"show-problem": True}, {"show-problem": [RULE]}),
+        ({"1st": True}, {"1st": [RULE]}),
+        ({"_cls": "x"}, {"_cls": [RULE]}),
+        ({"": 1}, {"": [RULE]}),
+        ({"a" * 65: 1}, {"a" * 65: [RULE]}),
+        ({"isQuestion": "maybe", "x": 1}, {"isQuestion": ["Not a valid boolean."]}),
+        ({"speakingDuration": -1}, {"speakingDuration": ["Must be greater than or equal to 0."]}),
+    ],
+)
+def test_agent_metadata_past_a_bound_answers_422(client, alice, metadata, errors):
+    session_id = create_session(client, alice)
+    response = say(client, session_id, alice, metadata=metadata)
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["success"] is False
+    assert body["errors"] == {"metadata": errors}
+    assert client.get(conversations_url(session_id), headers=alice).get_json()["count"] == 0
+
+
+def test_agent_metadata_past_a_bound_in_a_batch_answers_422(client, alice):
+    session_id = create_session(client, alice)
+    batch = [
+        {"role": "assistant", "content": "Q?", "metadata": {"showProblem": True}},
+        {"role": "user", "content": "A", "metadata": {"a.b": 1}},
+    ]
+    response = client.post(conversations_url(session_id), json={"messages": batch}, headers=alice)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"messages": {"1": {"metadata": {"a.b": [RULE]}}}}
+    assert client.get(conversations_url(session_id), headers=alice).get_json()["count"] == 0

@@ -19,7 +19,6 @@ from interview_service.sessions.models import (
     IN_PROGRESS,
     USER,
     Message,
-    MessageMetadata,
     Report,
     ReportContent,
     ReportScores,
@@ -296,7 +295,7 @@ def _counts(messages):
     questions = sum(
         1
         for m in messages
-        if m["role"] == ASSISTANT and (m.get("metadata") or {}).get("is_question")
+        if m["role"] == ASSISTANT and (m.get("metadata") or {}).get("isQuestion")
     )
     return {
         "total": len(messages),
@@ -316,7 +315,7 @@ def _insert(session_id, messages, claims, first, counts):
             content=message["content"],
             timestamp=message.get("timestamp") or moment,
             message_index=first + number,
-            metadata=MessageMetadata(**message["metadata"]) if message.get("metadata") else None,
+            metadata=message.get("metadata") or None,
             client_message_id=message.get("client_message_id"),
             created_at=moment,
         )
@@ -339,13 +338,22 @@ def _insert(session_id, messages, claims, first, counts):
     return documents
 
 
-def list_messages(session_id, user, after=None, limit=20, cursor=None):
-    """A page of the transcript in order, after messageIndex `after` or `cursor`."""
+def transcript_page(session_id, user, after=None, limit=20, cursor=None):
+    """A page of the transcript in order (after messageIndex `after` or `cursor`), with the
+    session's status and its whole message count."""
     session = get_session(session_id, user)
     messages = Message.objects.of_session(session.session_id)
+    count = messages.count()
     if after is not None:
         messages = messages.filter(message_index__gt=after)
-    return paginate(messages, limit, cursor, key="message_index", descending=False)
+    items, next_cursor = paginate(messages, limit, cursor, key="message_index", descending=False)
+    return {
+        "items": items,
+        "next_cursor": next_cursor,
+        "session_id": session.session_id,
+        "session_status": session.status,
+        "count": count,
+    }
 
 
 # --- ending -----------------------------------------------------------------------------
@@ -437,7 +445,7 @@ def transcript_statistics(session):
     )
     questions, waiting, response_times = 0, [], []
     for message in messages:
-        if message.role == ASSISTANT and message.metadata and message.metadata.is_question:
+        if message.role == ASSISTANT and (message.metadata or {}).get("isQuestion"):
             questions += 1
             waiting.append(message.timestamp)
         elif message.role == USER and waiting:

@@ -366,7 +366,7 @@ def test_agent_metadata_at_the_bounds_is_stored(client, alice):
     assert stored[1]["metadata"]["a" * 64] == "x" * 4000
 
 
-RULE = "Key names must match [A-Za-z][A-Za-z0-9_]{0,63} (no $, no dots)"
+RULE = "Key names must match ^[A-Za-z][A-Za-z0-9_]{0,63}$ (no $, no dots)"
 
 
 @pytest.mark.parametrize(

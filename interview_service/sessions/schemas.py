@@ -122,7 +122,7 @@ class MessageMetadataSchema(ma.Schema):
         """Plain key names at every level (no `$`, no dots), a bounded count and size."""
         bad = _bad_keys(data)
         if bad:
-            rule = f"Key names must match {METADATA_KEY.pattern} (no $, no dots)"
+            rule = f"Key names must match ^{METADATA_KEY.pattern}$ (no $, no dots)"
             raise ValidationError({key: [rule] for key in bad})
         if len(data) > MAX_METADATA_KEYS:
             raise ValidationError(f"At most {MAX_METADATA_KEYS} keys")
@@ -151,7 +151,7 @@ class MessageCreateSchema(ma.Schema):
         metadata={
             "description": f"isQuestion and speakingDuration are checked; other keys are kept as "
             f"sent: at most {MAX_METADATA_KEYS} keys and {MAX_METADATA_BYTES} bytes of JSON, "
-            f"names {METADATA_KEY.pattern} at every level"
+            f"names ^{METADATA_KEY.pattern}$ at every level"
         },
     )
     client_message_id = fields.String(data_key="clientMessageId", validate=CLIENT_MESSAGE_ID)

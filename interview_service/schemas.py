@@ -1,4 +1,5 @@
-"""Schemas shared by both blueprints: the success envelope, UTC times and cursor paging."""
+"""Schemas shared by both blueprints: the success envelope, UTC times, cursor paging and the
+keys existing clients read (`_id`, lists never null)."""
 
 from datetime import UTC
 
@@ -31,6 +32,28 @@ class ResponseSchema(ma.Schema):
     """Every 2xx body carries `success: true`; the SPA checks it on every answer."""
 
     success = fields.Boolean(dump_default=True, metadata={"description": "Always true on 2xx"})
+
+
+class LegacyIdSchema(ma.Schema):
+    """`_id` beside `id`, same value: the key the original API gave, which existing clients read."""
+
+    # dump_only, so two fields may read the same attribute.
+    legacy_id = fields.String(
+        attribute="id",
+        data_key="_id",
+        dump_only=True,
+        metadata={"description": "The same value as `id` (the original API's key)"},
+    )
+
+
+class ListOrEmpty(fields.List):
+    """A list answered as `[]` when it is unset or null: clients iterate it without a check."""
+
+    def __init__(self, cls_or_instance, **kwargs):
+        super().__init__(cls_or_instance, dump_default=list, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize([] if value is None else value, attr, obj, **kwargs)
 
 
 class PageArgsSchema(ma.Schema):

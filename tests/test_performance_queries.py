@@ -3,7 +3,7 @@
 import pytest
 from bson import ObjectId
 
-from tests.performance_helpers import backdate, completed, day, iso
+from tests.performance_helpers import backdate, completed, create_interview, day, iso
 
 
 @pytest.fixture
@@ -155,7 +155,12 @@ def test_list_performances_with_bad_filter_is_422(client, alice, query):
 
 
 def test_get_performance_answers_the_detailed_view(client, alice):
-    saved = completed(client, alice, score=77, feedback={"overall": "Fine"})
+    interview = create_interview(client, alice)
+    saved = client.put(
+        f"/api/interviews/{interview['id']}/performance",
+        json={"score": 77, "feedback": {"overall": "Fine"}},
+        headers=alice,
+    ).get_json()  # the resource path's answer, as the detailed view is one
     response = client.get(f"/api/performances/{saved['performanceId']}", headers=alice)
     assert response.status_code == 200
     assert response.get_json() == {"success": True, "performance": saved["performance"]}

@@ -619,8 +619,8 @@ def test_append_batch_with_repeated_client_ids_answers_422(client, alice, sessio
         ({"role": "user", "content": ""}, {"content": ["Shorter than minimum length 1."]}),
         ({"role": "user", "content": "x", "mood": "ok"}, {"mood": ["Unknown field."]}),
         (
-            {"role": "user", "content": "x", "metadata": {"isQuestion": True, "x": 1}},
-            {"metadata": {"x": ["Unknown field."]}},
+            {"role": "user", "content": "x", "metadata": {"isQuestion": "maybe"}},
+            {"metadata": {"isQuestion": ["Not a valid boolean."]}},
         ),
         (
             {"role": "user", "content": "x", "metadata": {"speakingDuration": -1}},

@@ -188,7 +188,7 @@ def _session(user, rng, started_at, questions, status):
         moment += timedelta(seconds=rng.randint(20, 60))
         messages.append(
             {"role": "assistant", "content": asked, "timestamp": moment,
-             "metadata": {"is_question": True}}
+             "metadata": {"isQuestion": True}}
         )  # fmt: skip
         moment += timedelta(seconds=rng.randint(45, 180))
         messages.append({"role": "user", "content": answer, "timestamp": moment})

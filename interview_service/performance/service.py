@@ -87,11 +87,9 @@ def dashboard(user_id, limit=20):
     _repair_recent(user_id)
     mine = Interview.objects.owned_by(user_id)
     interviews = list(mine.active().order_by("-created_at", "-id").limit(limit))
-    counts = {
-        "total": mine.count(),
-        "completed": mine.filter(status=COMPLETED).count(),
-        "in_progress": mine.filter(status=IN_PROGRESS).count(),
-    }
+    total, completed = mine.count(), mine.filter(status=COMPLETED).count()
+    # As the original counted: every interview not completed (ready or in-progress).
+    counts = {"total": total, "completed": completed, "in_progress": total - completed}
     return interviews, counts
 
 

@@ -1,8 +1,8 @@
 """Documents of the sessions blueprint: sessions, their transcript messages and reports."""
 
 from mongoengine import (
-    BooleanField,
     DateTimeField,
+    DictField,
     Document,
     EmbeddedDocument,
     EmbeddedDocumentField,
@@ -175,13 +175,6 @@ class Session(Document):
     }
 
 
-class MessageMetadata(EmbeddedDocument):
-    """What the agent knows about a message."""
-
-    is_question = BooleanField(db_field="isQuestion")
-    speaking_duration = FloatField(db_field="speakingDuration", min_value=0)
-
-
 class SessionChildQuerySet(QuerySet):
     """Queries on what belongs to a session (its messages, its reports)."""
 
@@ -227,7 +220,9 @@ class Message(Document):
     content = StringField(required=True)
     timestamp = DateTimeField(required=True)
     message_index = IntField(db_field="messageIndex", required=True, min_value=0)
-    metadata = EmbeddedDocumentField(MessageMetadata)
+    # As the agent sent it: `isQuestion`, `speakingDuration` and its own keys (checked and
+    # bounded by the request schema).
+    metadata = DictField(default=None)
     client_message_id = StringField(db_field="clientMessageId")
     created_at = DateTimeField(db_field="createdAt", required=True)
 

@@ -86,11 +86,10 @@ class Conversations(MethodView):
     @blp.arguments(ConversationPageArgsSchema, location="query")
     @blp.response(200, MessagePageSchema)
     def get(self, args, session_id):
-        """Page through the transcript in order."""
-        items, next_cursor = service.list_messages(
+        """Page through the transcript in order (with the session's status and message count)."""
+        return service.transcript_page(
             session_id, current_user(), args.get("after"), args["limit"], args.get("cursor")
         )
-        return {"items": items, "next_cursor": next_cursor}
 
     @blp.arguments(ConversationAppendSchema)
     @blp.arguments(IdempotencyHeaderSchema, location="headers")

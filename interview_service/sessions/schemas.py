@@ -1,10 +1,20 @@
 """Request and response schemas of the sessions blueprint (JSON keys camelCase)."""
 
+import json
+import re
+
 import marshmallow as ma
 from flask import current_app
-from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import ValidationError, fields, post_dump, post_load, validate, validates_schema
 
-from interview_service.schemas import PageArgsSchema, PageSchema, ResponseSchema, UTCDateTime
+from interview_service.schemas import (
+    LegacyIdSchema,
+    ListOrEmpty,
+    PageArgsSchema,
+    PageSchema,
+    ResponseSchema,
+    UTCDateTime,
+)
 from interview_service.sessions.models import (
     DIFFICULTIES,
     END_STATUSES,
@@ -20,6 +30,9 @@ CLIENT_MESSAGE_ID = validate.Length(min=1, max=128)
 MAX_BATCH = 100
 SHORT_TEXT = validate.Length(max=200)
 LIST_TEXT = validate.Length(max=2000)
+METADATA_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+MAX_METADATA_KEYS = 32
+MAX_METADATA_BYTES = 4096
 
 
 class MaxCharsFromConfig(validate.Validator):
@@ -71,13 +84,56 @@ class SessionCreateSchema(ma.Schema):
     resume = fields.Nested(ResumeSchema, allow_none=True)
 
 
-class MessageMetadataSchema(ma.Schema):
-    """What the agent knows about a message."""
+def _bad_keys(value, path=""):
+    """Dotted paths of the keys in `value` (nested objects too) that are not METADATA_KEY names."""
+    if isinstance(value, list):
+        return [bad for item in value for bad in _bad_keys(item, path)]
+    if not isinstance(value, dict):
+        return []
+    bad = []
+    for key, item in value.items():
+        if not METADATA_KEY.fullmatch(key):
+            bad.append(f"{path}{key}")
+        bad += _bad_keys(item, f"{path}{key}.")
+    return bad
 
-    is_question = fields.Boolean(data_key="isQuestion", allow_none=True)
-    speaking_duration = fields.Float(
-        data_key="speakingDuration", allow_none=True, validate=validate.Range(min=0)
+
+class MessageMetadataSchema(ma.Schema):
+    """What the agent knows about a message: `isQuestion` and `speakingDuration` are checked,
+    any other key is kept as sent (JSON values) within MAX_METADATA_KEYS and MAX_METADATA_BYTES."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    # Loaded under their JSON names: metadata is stored and answered as the agent sent it.
+    is_question = fields.Boolean(
+        data_key="isQuestion", attribute="isQuestion", allow_none=True, dump_default=None
     )
+    speaking_duration = fields.Float(
+        data_key="speakingDuration",
+        attribute="speakingDuration",
+        allow_none=True,
+        dump_default=None,
+        validate=validate.Range(min=0),
+    )
+
+    @validates_schema
+    def within_bounds(self, data, **kwargs):
+        """Plain key names at every level (no `$`, no dots), a bounded count and size."""
+        bad = _bad_keys(data)
+        if bad:
+            rule = f"Key names must match ^{METADATA_KEY.pattern}$ (no $, no dots)"
+            raise ValidationError({key: [rule] for key in bad})
+        if len(data) > MAX_METADATA_KEYS:
+            raise ValidationError(f"At most {MAX_METADATA_KEYS} keys")
+        encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        if len(encoded) > MAX_METADATA_BYTES:
+            raise ValidationError(f"At most {MAX_METADATA_BYTES} bytes of JSON")
+
+    @post_dump(pass_original=True)
+    def with_other_keys(self, data, original, **kwargs):
+        """Every stored key, the two checked ones formatted."""
+        return {**original, **data}
 
 
 class MessageCreateSchema(ma.Schema):
@@ -89,7 +145,15 @@ class MessageCreateSchema(ma.Schema):
         validate=[validate.Length(min=1), MaxCharsFromConfig("MESSAGE_MAX_CHARS")],
     )
     timestamp = UTCDateTime()
-    metadata = fields.Nested(MessageMetadataSchema, allow_none=True)
+    metadata = fields.Nested(
+        MessageMetadataSchema,
+        allow_none=True,
+        metadata={
+            "description": f"isQuestion and speakingDuration are checked; other keys are kept as "
+            f"sent: at most {MAX_METADATA_KEYS} keys and {MAX_METADATA_BYTES} bytes of JSON, "
+            f"names ^{METADATA_KEY.pattern}$ at every level"
+        },
+    )
     client_message_id = fields.String(data_key="clientMessageId", validate=CLIENT_MESSAGE_ID)
 
 
@@ -189,6 +253,14 @@ class ReportContentSchema(ma.Schema):
     statistics = fields.Nested(ReportStatisticsSchema, allow_none=True)
 
 
+class ReportContentOutSchema(ReportContentSchema):
+    """The feedback as answered: its lists are `[]` when not sent (clients iterate them)."""
+
+    strengths = ListOrEmpty(fields.String())
+    weaknesses = ListOrEmpty(fields.String())
+    recommendations = ListOrEmpty(fields.String())
+
+
 class ReportCreateSchema(ma.Schema):
     """Body of POST …/reports."""
 
@@ -219,7 +291,7 @@ class ConversationPageArgsSchema(PageArgsSchema):
 # --- responses --------------------------------------------------------------------------
 
 
-class SessionSchema(ma.Schema):
+class SessionSchema(LegacyIdSchema):
     """A session as the SPA reads it."""
 
     id = fields.String()
@@ -248,7 +320,7 @@ class SessionSummarySchema(SessionSchema):
     resume = fields.Nested(ResumeFileSchema, allow_none=True)
 
 
-class MessageSchema(ma.Schema):
+class MessageSchema(LegacyIdSchema):
     """A transcript message."""
 
     id = fields.String()
@@ -269,7 +341,7 @@ class ReportSchema(ma.Schema):
     session_id = fields.String(data_key="sessionId")
     report_type = fields.String(data_key="reportType")
     generated_at = UTCDateTime(data_key="generatedAt")
-    content = fields.Nested(ReportContentSchema)
+    content = fields.Nested(ReportContentOutSchema)
     created_at = UTCDateTime(data_key="createdAt")
 
 
@@ -316,9 +388,18 @@ class SessionPageSchema(PageSchema):
 
 
 class MessagePageSchema(PageSchema):
-    """A page of a transcript."""
+    """A page of a transcript, with what the agent SPA reads of the original's answer."""
 
     items = fields.List(fields.Nested(MessageSchema))
+    session_id = fields.String(data_key="sessionId")
+    session_status = fields.String(data_key="sessionStatus")
+    count = fields.Integer(metadata={"description": "Messages in the whole session"})
+    conversations = fields.List(
+        fields.Nested(MessageSchema),
+        attribute="items",
+        dump_only=True,
+        metadata={"description": "The same messages as `items`"},
+    )
 
 
 class ReportListSchema(ResponseSchema):

@@ -21,7 +21,6 @@ from interview_service.sessions.models import (
     SUPERSEDED_INDEXES,
     USER,
     Message,
-    MessageMetadata,
     Report,
     ReportContent,
     ReportScores,
@@ -406,7 +405,7 @@ def _counts(messages):
     questions = sum(
         1
         for m in messages
-        if m["role"] == ASSISTANT and (m.get("metadata") or {}).get("is_question")
+        if m["role"] == ASSISTANT and (m.get("metadata") or {}).get("isQuestion")
     )
     return {
         "total": len(messages),
@@ -434,7 +433,7 @@ def _insert(session, messages, claims, first, counts):
             content=message["content"],
             timestamp=message.get("timestamp") or moment,
             message_index=first + number,
-            metadata=MessageMetadata(**message["metadata"]) if message.get("metadata") else None,
+            metadata=message.get("metadata") or None,
             client_message_id=message.get("client_message_id"),
             created_at=moment,
         )
@@ -457,13 +456,22 @@ def _insert(session, messages, claims, first, counts):
     return documents
 
 
-def list_messages(session_id, user, after=None, limit=20, cursor=None):
-    """A page of the transcript in order, after messageIndex `after` or `cursor`."""
+def transcript_page(session_id, user, after=None, limit=20, cursor=None):
+    """A page of the transcript in order (after messageIndex `after` or `cursor`), with the
+    session's status and its whole message count."""
     session = get_session(session_id, user)
     messages = Message.objects.of_session(session)
+    count = messages.count()
     if after is not None:
         messages = messages.filter(message_index__gt=after)
-    return paginate(messages, limit, cursor, key="message_index", descending=False)
+    items, next_cursor = paginate(messages, limit, cursor, key="message_index", descending=False)
+    return {
+        "items": items,
+        "next_cursor": next_cursor,
+        "session_id": session.session_id,
+        "session_status": session.status,
+        "count": count,
+    }
 
 
 # --- ending -----------------------------------------------------------------------------
@@ -554,7 +562,7 @@ def transcript_statistics(session):
     )
     questions, waiting, response_times = 0, [], []
     for message in messages:
-        if message.role == ASSISTANT and message.metadata and message.metadata.is_question:
+        if message.role == ASSISTANT and (message.metadata or {}).get("isQuestion"):
             questions += 1
             waiting.append(message.timestamp)
         elif message.role == USER and waiting:

@@ -1,7 +1,5 @@
 """Request and response schemas of the performance blueprint (JSON keys are camelCase)."""
 
-from datetime import UTC
-
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
@@ -11,7 +9,7 @@ from interview_service.performance.models import (
     INTERVIEW_TYPES,
     search_tokens,
 )
-from interview_service.schemas import PageArgsSchema, PageSchema, ResponseSchema
+from interview_service.schemas import PageArgsSchema, PageSchema, ResponseSchema, UTCDateTime
 
 OBJECT_ID = validate.Regexp(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id")
 NAME = validate.Length(min=1, max=200)
@@ -39,20 +37,6 @@ def minutes_spent():
 
 MAX_QUERY_WORDS = 10
 SORTS = ("completedAt", "-completedAt", "score", "-score")
-
-
-class UTCDateTime(fields.DateTime):
-    """ISO 8601 in UTC with a `Z`; a naive input is read as UTC."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _not_blank(value):

@@ -4,7 +4,7 @@ import contextlib
 import re
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pymongo
 from flask import current_app
@@ -28,6 +28,7 @@ from interview_service.sessions.models import (
     Session,
     SessionConfig,
 )
+from interview_service.times import now
 
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # A racing retry waits this long for the request that claimed its clientMessageId.
@@ -36,12 +37,6 @@ CLAIM_POLL_SECONDS = 0.02
 RESERVE_ATTEMPTS = 3
 # How long a failed append may spend giving its reserved indexes back.
 RELEASE_SECONDS = 0.5
-
-
-def now():
-    """The current UTC time at the millisecond precision BSON stores."""
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def milliseconds(delta):

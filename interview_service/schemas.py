@@ -31,6 +31,19 @@ class UTCDateTime(fields.AwareDateTime):
         return None if value is None else times.iso(value)
 
 
+class FullMatch(validate.Regexp):
+    """A Regexp validator that must match the whole value.
+
+    marshmallow's Regexp uses `re.match`, and `$` also matches before a trailing newline, so
+    `^id$` alone lets `id\\n` through. The pattern stays `^…$` for the OpenAPI document.
+    """
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
 class ResponseSchema(ma.Schema):
     """Every 2xx body carries `success: true`; the SPA checks it on every answer."""
 

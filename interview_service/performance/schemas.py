@@ -9,9 +9,15 @@ from interview_service.performance.models import (
     INTERVIEW_TYPES,
     search_tokens,
 )
-from interview_service.schemas import PageArgsSchema, PageSchema, ResponseSchema, UTCDateTime
+from interview_service.schemas import (
+    FullMatch,
+    PageArgsSchema,
+    PageSchema,
+    ResponseSchema,
+    UTCDateTime,
+)
 
-OBJECT_ID = validate.Regexp(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id")
+OBJECT_ID = FullMatch(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id")
 NAME = validate.Length(min=1, max=200)
 THEME = fields.String(validate=validate.Length(max=2000))
 MAX_MINUTES = 7 * 24 * 60  # a week: keeps sums finite and catches unit mistakes (seconds, ms)

@@ -4,7 +4,13 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from interview_service.schemas import PageArgsSchema, PageSchema, ResponseSchema, UTCDateTime
+from interview_service.schemas import (
+    FullMatch,
+    PageArgsSchema,
+    PageSchema,
+    ResponseSchema,
+    UTCDateTime,
+)
 from interview_service.sessions.models import (
     DIFFICULTIES,
     END_STATUSES,
@@ -12,10 +18,10 @@ from interview_service.sessions.models import (
     INTERVIEW_TYPES,
     REPORT_TYPES,
     ROLES,
+    SESSION_ID_PATTERN,
     STATUSES,
 )
 
-SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 CLIENT_MESSAGE_ID = validate.Length(min=1, max=128)
 MAX_BATCH = 100
 SHORT_TEXT = validate.Length(max=200)
@@ -65,7 +71,7 @@ class SessionCreateSchema(ma.Schema):
 
     session_id = fields.String(
         data_key="sessionId",
-        validate=validate.Regexp(SESSION_ID_PATTERN, error="Must be 16-64 of A-Z a-z 0-9 _ -."),
+        validate=FullMatch(SESSION_ID_PATTERN, error="Must be 16-64 of A-Z a-z 0-9 _ -."),
     )
     config = fields.Nested(SessionConfigSchema, required=True)
     resume = fields.Nested(ResumeSchema, allow_none=True)

@@ -17,6 +17,7 @@ from interview_service.pagination import paginate
 from interview_service.sessions.models import (
     ASSISTANT,
     IN_PROGRESS,
+    SESSION_ID_PATTERN,
     USER,
     Message,
     MessageMetadata,
@@ -30,7 +31,7 @@ from interview_service.sessions.models import (
 )
 from interview_service.times import now
 
-SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+SESSION_ID = re.compile(SESSION_ID_PATTERN)
 # A racing retry waits this long for the request that claimed its clientMessageId.
 CLAIM_WAIT_SECONDS = 2.0
 CLAIM_POLL_SECONDS = 0.02

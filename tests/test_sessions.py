@@ -144,16 +144,18 @@ def test_create_same_session_id_by_another_user_answers_409(client, alice, bob):
 
 
 def test_create_same_anonymous_session_id_with_a_token_answers_409(client, alice):
-    create(client, sessionId="anonymous-session-01")
+    create(client, sessionId="Jq2Zk3X9vB0mW7tL5rN8pQ")
     response = client.post(
-        "/api/sessions", json={"config": CONFIG, "sessionId": "anonymous-session-01"}, headers=alice
+        "/api/sessions",
+        json={"config": CONFIG, "sessionId": "Jq2Zk3X9vB0mW7tL5rN8pQ"},
+        headers=alice,
     )
     assert response.status_code == 409
     assert response.get_json()["success"] is False
 
 
 def test_create_same_anonymous_session_id_anonymously_answers_200(client):
-    body = {"config": CONFIG, "sessionId": "anonymous-session-02"}
+    body = {"config": CONFIG, "sessionId": "9f86d081884c7d659a2feaa0c55ad015"}
     client.post("/api/sessions", json=body)
     response = client.post("/api/sessions", json=body)
     assert response.status_code == 200

@@ -72,6 +72,14 @@ class SessionCreateSchema(ma.Schema):
     session_id = fields.String(
         data_key="sessionId",
         validate=FullMatch(SESSION_ID_PATTERN, error="Must be 16-64 of A-Z a-z 0-9 _ -."),
+        metadata={
+            "description": "Optional; the server draws 192 random bits when it is left out. "
+            "With a token: the same sessionId again by its owner answers 200 with the existing "
+            "session, by anyone else 409. Without a token (an anonymous session, reached by "
+            "this id alone) it must hold at least 128 random bits (22+ random base64url "
+            "characters, 32+ hex digits; a repeated pattern is refused: 422), and the same "
+            "sessionId again answers 200 only with the same config and resume, else 409."
+        },
     )
     config = fields.Nested(SessionConfigSchema, required=True)
     resume = fields.Nested(ResumeSchema, allow_none=True)

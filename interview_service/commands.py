@@ -56,7 +56,8 @@ def purge(days, dry_run):
     """
     from datetime import timedelta
 
-    from interview_service.sessions.service import now, purge_older_than
+    from interview_service.sessions.service import purge_older_than
+    from interview_service.times import now
 
     cutoff = now() - timedelta(days=days)
     counts = purge_older_than(cutoff, dry_run=dry_run)

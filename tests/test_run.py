@@ -46,7 +46,7 @@ def test_make_run_serves_and_stops_cleanly(tmp_path, stop_signal):
         def ready():
             try:
                 return requests.get(f"{base}/readyz", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # workers still booting
                 return False
 
         assert wait_until(ready, 90), open(tmp_path / "run.log").read()
@@ -64,6 +64,8 @@ def test_make_run_serves_and_stops_cleanly(tmp_path, stop_signal):
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
+        # Also when the test failed before reading them: they would outlive it.
+        pids = pids or [int(p) for p in re.findall(r"pid (\d+)", open(tmp_path / "run.log").read())]
         for pid in pids:  # the database and gunicorn run in sessions of their own
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)

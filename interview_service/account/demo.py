@@ -8,6 +8,7 @@ data obeys the same rules as real data. Seeding is additive: each run adds a new
 import random
 from datetime import timedelta
 
+from interview_service import times
 from interview_service.performance import service as performance_service
 from interview_service.sessions import service as sessions_service
 
@@ -71,7 +72,7 @@ def seed_demo(user, count, rng=None, now=None):
     Returns what was created: counts and the time span of the history.
     """
     rng = rng or random.Random()
-    now = now or sessions_service.now()
+    now = now or times.now()
     completed = [_completed_interview(user, number, count, rng, now) for number in range(count)]
     track = rng.choice(TRACKS)
     started = _interview(user, track, rng, now - timedelta(days=1))

@@ -1,7 +1,5 @@
 """Request and response schemas of the performance blueprint (JSON keys are camelCase)."""
 
-from datetime import UTC
-
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
@@ -12,14 +10,16 @@ from interview_service.performance.models import (
     search_tokens,
 )
 from interview_service.schemas import (
+    FullMatch,
     LegacyIdSchema,
     ListOrEmpty,
     PageArgsSchema,
     PageSchema,
     ResponseSchema,
+    UTCDateTime,
 )
 
-OBJECT_ID = validate.Regexp(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id")
+OBJECT_ID = FullMatch(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id")
 NAME = validate.Length(min=1, max=200)
 THEME = fields.String(validate=validate.Length(max=2000))
 MAX_MINUTES = 7 * 24 * 60  # a week: keeps sums finite and catches unit mistakes (seconds, ms)
@@ -45,20 +45,6 @@ def minutes_spent():
 
 MAX_QUERY_WORDS = 10
 SORTS = ("completedAt", "-completedAt", "score", "-score")
-
-
-class UTCDateTime(fields.DateTime):
-    """ISO 8601 in UTC with a `Z`; a naive input is read as UTC."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _not_blank(value):

@@ -18,8 +18,8 @@ from interview_service.performance.models import (
     Interview,
     Performance,
     RoundResult,
-    utc_now,
 )
+from interview_service.times import now
 
 SORT_KEYS = {"completedAt": "completed_at", "score": "score"}
 KEY_TYPES = {"created_at": datetime, "completed_at": datetime, "score": (int, float)}
@@ -55,7 +55,7 @@ def _object_id(value, what):
 
 def create_interview(user_id, data, created_at=None):
     """Create a ready interview for `user_id` (`created_at`, default now, for operator tools)."""
-    interview = Interview(user_id=user_id, created_at=created_at or utc_now(), **data)
+    interview = Interview(user_id=user_id, created_at=created_at or now(), **data)
     interview.save(force_insert=True)
     return interview
 
@@ -217,7 +217,7 @@ def save_performance(user_id, interview_id, data, completed_at=None):
     )
     if interview is None:
         raise NotFound("Interview not found")
-    performance = _new_performance(interview, data, completed_at or utc_now())
+    performance = _new_performance(interview, data, completed_at or now())
     try:
         performance.save(force_insert=True)
         created = True

@@ -23,6 +23,8 @@ END_STATUSES = (COMPLETED, ABANDONED)
 USER, ASSISTANT = "user", "assistant"
 ROLES = (USER, ASSISTANT)
 REPORT_TYPES = ("summary", "detailed", "feedback")
+# Every sessionId, generated or sent by a client; always matched whole (re.fullmatch).
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 # How many recent clientMessageIds a session remembers to make racing retries atomic.
 CLAIM_WINDOW = 256
 

@@ -8,6 +8,7 @@ from flask import current_app
 from marshmallow import ValidationError, fields, post_dump, post_load, validate, validates_schema
 
 from interview_service.schemas import (
+    FullMatch,
     LegacyIdSchema,
     ListOrEmpty,
     PageArgsSchema,
@@ -22,10 +23,10 @@ from interview_service.sessions.models import (
     INTERVIEW_TYPES,
     REPORT_TYPES,
     ROLES,
+    SESSION_ID_PATTERN,
     STATUSES,
 )
 
-SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 CLIENT_MESSAGE_ID = validate.Length(min=1, max=128)
 MAX_BATCH = 100
 SHORT_TEXT = validate.Length(max=200)
@@ -78,7 +79,15 @@ class SessionCreateSchema(ma.Schema):
 
     session_id = fields.String(
         data_key="sessionId",
-        validate=validate.Regexp(SESSION_ID_PATTERN, error="Must be 16-64 of A-Z a-z 0-9 _ -."),
+        validate=FullMatch(SESSION_ID_PATTERN, error="Must be 16-64 of A-Z a-z 0-9 _ -."),
+        metadata={
+            "description": "Optional; the server draws 192 random bits when it is left out. "
+            "With a token: the same sessionId again by its owner answers 200 with the existing "
+            "session, by anyone else 409. Without a token (an anonymous session, reached by "
+            "this id alone) it must hold at least 128 random bits (22+ random base64url "
+            "characters, 32+ hex digits; a repeated pattern is refused: 422), and the same "
+            "sessionId again answers 200 only with the same config and resume, else 409."
+        },
     )
     config = fields.Nested(SessionConfigSchema, required=True)
     resume = fields.Nested(ResumeSchema, allow_none=True)

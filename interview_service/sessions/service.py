@@ -1,10 +1,13 @@
 """Rules of interview sessions: ownership, atomic transcript appends, ending, reports."""
 
 import contextlib
+import math
 import re
 import secrets
+import string
 import time
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import timedelta
 
 import pymongo
 from flask import current_app
@@ -17,6 +20,7 @@ from interview_service.pagination import paginate
 from interview_service.sessions.models import (
     ASSISTANT,
     IN_PROGRESS,
+    SESSION_ID_PATTERN,
     STATISTICS_COUNTS,
     SUPERSEDED_INDEXES,
     USER,
@@ -30,8 +34,25 @@ from interview_service.sessions.models import (
     SessionConfig,
     SessionStatistics,
 )
+from interview_service.times import now
 
-SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+SESSION_ID = re.compile(SESSION_ID_PATTERN)
+# An anonymous session is reached by its sessionId alone: a client's must be unguessable.
+ANONYMOUS_ID_BITS = 128
+ID_ALPHABETS = tuple(
+    frozenset(characters)
+    for characters in (
+        string.digits,
+        string.digits + "abcdef",
+        string.digits + "ABCDEF",
+        string.ascii_lowercase,
+        string.ascii_uppercase,
+        string.ascii_lowercase + string.digits,
+        string.ascii_uppercase + string.digits,
+        string.ascii_letters + string.digits,
+        string.ascii_letters + string.digits + "-_",
+    )
+)
 # A racing retry waits this long for the request that claimed its clientMessageId.
 CLAIM_WAIT_SECONDS = 2.0
 CLAIM_POLL_SECONDS = 0.02
@@ -41,12 +62,6 @@ RESERVE_ATTEMPTS = 100
 RESERVATION_FIELDS = ("session_id", "status", "next_message_index", "claimed_message_ids")
 # How long a failed append may spend giving its reserved indexes back.
 RELEASE_SECONDS = 0.5
-
-
-def now():
-    """The current UTC time at the millisecond precision BSON stores."""
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def milliseconds(delta):
@@ -79,6 +94,12 @@ def create_session(data, user, started_at=None):
     `started_at` (default now) lets operator tools such as seed-demo record a past session.
     """
     require_caller(user)
+    if user is None and data.get("session_id") and not unguessable(data["session_id"]):
+        raise Invalid(
+            f"An anonymous session's sessionId must hold at least {ANONYMOUS_ID_BITS} random "
+            "bits (e.g. 22 random base64url characters); or leave it out to get one",
+            field="sessionId",
+        )
     # 24 random bytes: 192 bits, 32 URL-safe characters.
     session_id = data.get("session_id") or secrets.token_urlsafe(24)
     moment = started_at or now()
@@ -96,15 +117,40 @@ def create_session(data, user, started_at=None):
         session.save(force_insert=True)
     except NotUniqueError:
         # A retried create, or two racing ones: the unique index let exactly one in.
-        return _same_owner(Session.objects.get(session_id=session_id), user), False
+        return _retried(Session.objects.get(session_id=session_id), session, user), False
     return session, True
 
 
-def _same_owner(session, user):
-    """The existing session for a retried create by its owner; Conflict for anyone else."""
-    if session.user_id != user:
+def _retried(existing, requested, user):
+    """The existing session for a retried create; Conflict for anyone else.
+
+    A token's owner gets it back whatever the body. An anonymous session has no owner to
+    check, so only a create with the same config and résumé is taken for its retry.
+    """
+    if existing.user_id != user or (user is None and _body(existing) != _body(requested)):
         raise Conflict("sessionId is already in use")
-    return session
+    return existing
+
+
+def _body(session):
+    """What a create request set on `session`: its config and résumé, as stored."""
+    stored = session.to_mongo().to_dict()
+    return stored.get("config"), stored.get("resume")
+
+
+def unguessable(session_id):
+    """Whether a client's `session_id` can hold ANONYMOUS_ID_BITS random bits.
+
+    It counts log2 of the smallest usual alphabet holding all its characters per character
+    (digits 3.3 bits, hex 4, letters and digits 5.2 to 5.95, base64url 6), and refuses an id
+    in which one character makes up over a third (`aaaa…`, `abab…`). Nothing can prove that
+    a string is random: clients must draw it from a secure generator.
+    """
+    if max(Counter(session_id).values()) * 3 > len(session_id):
+        return False
+    characters = set(session_id)
+    alphabet = next(a for a in ID_ALPHABETS if characters <= a)
+    return len(session_id) * math.log2(len(alphabet)) >= ANONYMOUS_ID_BITS
 
 
 def session_detail(session_id, user):

@@ -12,7 +12,7 @@ from config import Production
 from interview_service import create_app, db
 from tests.conftest import free_port, make_app
 
-ERROR_KEYS = {"success", "code", "status", "message", "error"}
+ERROR_KEYS = {"success", "code", "status", "type", "message", "error"}
 
 
 def test_factory_honours_testing_config(app):

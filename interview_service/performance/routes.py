@@ -1,6 +1,6 @@
 """HTTP routes of the performance blueprint: the clean resources and the SPA's legacy paths."""
 
-from flask import Response, stream_with_context
+from flask import Response, stream_with_context, url_for
 from flask.views import MethodView
 
 from interview_service.auth import current_user, login_required
@@ -51,7 +51,10 @@ def _saved(result):
         "message": result.message,
         "performance": result.performance,
     }
-    return body, 201 if result.created else 200
+    if not result.created:
+        return body, 200
+    location = url_for(".PerformanceItem", performance_id=str(result.performance.id))
+    return body, 201, {"Location": location}
 
 
 @blp.route("/interviews")
@@ -71,7 +74,9 @@ class Interviews(MethodView):
     @blp.response(201, InterviewResponseSchema)
     def post(self, data):
         """Create an interview (status ready)."""
-        return {"interview": service.create_interview(current_user(), data)}
+        interview = service.create_interview(current_user(), data)
+        location = url_for(".InterviewItem", interview_id=str(interview.id))
+        return {"interview": interview}, 201, {"Location": location}
 
 
 @blp.route("/interviews/<interview_id>")

@@ -5,7 +5,12 @@ from http import HTTPStatus
 
 import pymongo.errors
 from flask import current_app, jsonify
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import (
+    ClientDisconnected,
+    HTTPException,
+    InternalServerError,
+    RequestTimeout,
+)
 
 from interview_service.observability import record_database_unavailable
 
@@ -145,6 +150,13 @@ def www_authenticate(error):
     return f'{challenge}, error="invalid_token", error_description="{description}"'
 
 
+def handle_incomplete_body(error):
+    """The body stopped short (the client went away, or gunicorn's body deadline passed): 408."""
+    return current_app.extensions["interview_service.api"].handle_http_exception(
+        RequestTimeout("Request body not received in time")
+    )
+
+
 def handle_database_unavailable(error):
     """The database did not answer in time: 503 with Retry-After, never a hanging worker."""
     log.warning("database unavailable: %s", error.__class__.__name__)
@@ -193,5 +205,6 @@ def register_error_handlers(app, api):
     """Bind the handlers: domain errors, driver errors, and the catch-all."""
     app.extensions["interview_service.api"] = api
     app.register_error_handler(ServiceError, handle_service_error)
+    app.register_error_handler(ClientDisconnected, handle_incomplete_body)
     app.register_error_handler(pymongo.errors.PyMongoError, handle_pymongo_error)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -199,3 +199,31 @@ def test_small_chunked_body_is_served(client, alice):
 def test_metrics_are_served_on_one_path_only(client):
     assert client.get("/metrics").status_code == 200
     assert client.get("/metrics/").status_code == 404
+
+
+class StalledBody(io.RawIOBase):
+    """A request body whose first bytes come, then the read times out (gunicorn's deadline)."""
+
+    def __init__(self, first):
+        self.first = first
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if not self.first:
+            raise TimeoutError("request body not received in time")
+        size = len(self.first)
+        buffer[:size], self.first = self.first, b""
+        return size
+
+
+def test_body_that_stalls_is_408(client, alice):
+    response = client.post(
+        "/api/sessions",
+        data=b"x" * 500,  # sets Content-Length; the body read is the stalled stream below
+        headers={**alice, "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input": StalledBody(b'{"config": ')},
+    )
+    assert response.status_code == 408
+    assert response.get_json()["type"] == "request_timeout"

@@ -10,7 +10,7 @@ import pytest
 from config import Development
 from interview_service import db
 from tests.conftest import make_app
-from tests.performance_helpers import create_interview
+from tests.performance_helpers import create_interview, interview_body
 
 CONFIG = {"role": "Backend Engineer", "interviewType": "technical", "difficulty": "mid"}
 MESSAGE = {"role": "assistant", "content": "Tell me about yourself."}
@@ -97,16 +97,7 @@ def test_every_201_carries_a_location_that_answers(client, alice):
             json={"reportType": "summary", "content": {"summary": "Fine"}},
             headers=alice,
         ),
-        client.post(
-            "/api/interviews",
-            json={
-                "jobTitle": "Dev",
-                "companyName": "Acme",
-                "interviewType": "technical",
-                "experienceLevel": "mid",
-            },
-            headers=alice,
-        ),
+        client.post("/api/interviews", json=interview_body(), headers=alice),
         client.put(
             f"/api/interviews/{interview['id']}/performance", json={"score": 80}, headers=alice
         ),
@@ -118,16 +109,7 @@ def test_every_201_carries_a_location_that_answers(client, alice):
 
 def test_location_names_the_created_resource(client, alice):
     created = create_session(client, alice)
-    interview = client.post(
-        "/api/interviews",
-        json={
-            "jobTitle": "Dev",
-            "companyName": "Acme",
-            "interviewType": "technical",
-            "experienceLevel": "mid",
-        },
-        headers=alice,
-    )
+    interview = client.post("/api/interviews", json=interview_body(), headers=alice)
     assert created.headers["Location"] == f"/api/sessions/{created.get_json()['sessionId']}"
     assert (
         interview.headers["Location"]

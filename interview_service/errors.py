@@ -1,6 +1,7 @@
 """Domain errors raised by services, and the one JSON error shape every failure answers with."""
 
 import logging
+import re
 from http import HTTPStatus
 
 import pymongo.errors
@@ -89,7 +90,7 @@ def error_type(code):
     """The machine-readable `type` of an HTTP error status."""
     if code in ERROR_TYPES:
         return ERROR_TYPES[code]
-    return HTTPStatus(code).phrase.lower().replace(" ", "_").replace("-", "_")
+    return re.sub(r"[^a-z0-9]+", "_", HTTPStatus(code).phrase.lower()).strip("_")
 
 
 def error_body(code, message, errors=None, type=None):

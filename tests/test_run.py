@@ -46,8 +46,8 @@ def test_make_run_serves_and_stops_cleanly(tmp_path, stop_signal):
         def ready():
             try:
                 return requests.get(f"{base}/readyz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
+            except (requests.ConnectionError, requests.Timeout):
+                return False  # not listening yet, or its workers are still booting
 
         assert wait_until(ready, 90), open(tmp_path / "run.log").read()
         assert requests.get(f"{base}/healthz", timeout=2).json() == {"success": True}

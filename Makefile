@@ -9,10 +9,10 @@ SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,embedded]'
 	touch $(STAMP)
 
 run: $(STAMP)  ## start the service (embedded database unless MONGODB_URI is set)

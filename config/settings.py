@@ -49,7 +49,10 @@ class Config:
     JWT_ALGORITHMS_SECRET = ["HS256"]
     JWT_ALGORITHMS_JWKS = ["RS256", "ES256"]
 
-    CORS_ORIGINS = env_list("CORS_ORIGINS", "http://localhost:5173,http://localhost:3000")
+    CORS_ORIGINS = env_list(
+        "CORS_ORIGINS",
+        "http://localhost:5173,http://localhost:3000,http://127.0.0.1:5173,http://127.0.0.1:3000",
+    )
     CORS_MAX_AGE = env_int("CORS_MAX_AGE", 600)
     ALLOW_ANONYMOUS_SESSIONS = env_bool("ALLOW_ANONYMOUS_SESSIONS", True)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from flask import current_app, g, request
 
-from interview_service.errors import Unauthorized
+from interview_service.errors import MissingToken, Unauthorized
 
 # Identity providers use ids of a few dozen characters (UUIDs, "auth0|…", Firebase uids).
 MAX_SUB_CHARS = 255
@@ -54,8 +54,11 @@ def verify_token(token, config):
         else:
             raise Unauthorized("Token verification is not configured")
         claims = jwt.decode(token, key, algorithms=algorithms, **kwargs)
-    except jwt.PyJWTError as error:
-        raise Unauthorized(f"Invalid token: {error}") from None
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("Token has expired", type="token_expired") from None
+    except jwt.PyJWTError:
+        # The decoder's own words (segments, padding, algorithms) help an attacker, not a user.
+        raise Unauthorized("Invalid token") from None
     if not _usable_subject(claims.get("sub")):
         raise Unauthorized(
             f"Invalid token: sub must be a non-empty UTF-8 string of at most {MAX_SUB_CHARS} "
@@ -100,7 +103,7 @@ def login_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if current_user() is None:
-            raise Unauthorized("Missing bearer token")
+            raise MissingToken()
         return view(*args, **kwargs)
 
     return wrapper

@@ -92,6 +92,9 @@ class ErrorSchema(ma.Schema):
     success = fields.Boolean()
     code = fields.Integer()
     status = fields.String()
+    type = fields.String(
+        metadata={"description": "Machine-readable reason, e.g. token_expired, validation_failed"}
+    )
     message = fields.String()
     error = fields.String()
     errors = fields.Dict()

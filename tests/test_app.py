@@ -12,7 +12,7 @@ from config import Production
 from interview_service import create_app, db
 from tests.conftest import free_port, make_app
 
-ERROR_KEYS = {"success", "code", "status", "message", "error"}
+ERROR_KEYS = {"success", "code", "status", "type", "message", "error"}
 
 
 def test_factory_honours_testing_config(app):
@@ -106,6 +106,7 @@ def test_every_http_error_has_the_same_shape(db_uri, code):
     assert ERROR_KEYS <= set(body)
     assert body["success"] is False and body["code"] == code
     assert body["error"] == body["message"]
+    assert re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", body["type"])
 
 
 def test_uncaught_exception_is_a_500_without_traceback(db_uri):

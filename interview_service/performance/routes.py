@@ -1,6 +1,6 @@
 """HTTP routes of the performance blueprint: the clean resources and the SPA's legacy paths."""
 
-from flask import Response, stream_with_context
+from flask import Response, stream_with_context, url_for
 from flask.views import MethodView
 
 from interview_service.auth import current_user, login_required
@@ -71,7 +71,9 @@ class Interviews(MethodView):
     @blp.response(201, InterviewResponseSchema)
     def post(self, data):
         """Create an interview (status ready)."""
-        return {"interview": service.create_interview(current_user(), data)}
+        interview = service.create_interview(current_user(), data)
+        location = url_for(".InterviewItem", interview_id=str(interview.id))
+        return {"interview": interview}, 201, {"Location": location}
 
 
 @blp.route("/interviews/<interview_id>")
@@ -113,7 +115,10 @@ class InterviewPerformance(MethodView):
         """Save the interview's performance once (repeats answer 200 with the first)."""
         interview_id = service.interview_id_of(data.pop("interview_id", None), interview_id)
         result = service.save_performance(current_user(), interview_id, data)
-        return _saved(result), 201 if result.created else 200
+        if not result.created:
+            return _saved(result), 200
+        location = url_for(".PerformanceItem", performance_id=str(result.performance.id))
+        return _saved(result), 201, {"Location": location}
 
 
 @blp.route("/user-interviews")

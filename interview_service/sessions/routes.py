@@ -1,6 +1,6 @@
 """HTTP routes of the sessions blueprint: parse → service → dump."""
 
-from flask import request
+from flask import request, url_for
 from flask.views import MethodView
 
 from interview_service.auth import current_user, login_required
@@ -61,7 +61,10 @@ class Sessions(MethodView):
     def post(self, data):
         """Start a session (the same sessionId again returns the existing one)."""
         session, created = service.create_session(data, current_user())
-        return {"session_id": session.session_id, "session": session}, 201 if created else 200
+        body = {"session_id": session.session_id, "session": session}
+        if not created:
+            return body, 200
+        return body, 201, {"Location": url_for(".SessionItem", session_id=session.session_id)}
 
 
 @blp.route("/sessions/<string:session_id>")
@@ -104,10 +107,12 @@ class Conversations(MethodView):
             batch=data["batch"],
             idempotency_key=headers.get("idempotency_key"),
         )
+        location = {"Location": url_for(".Conversations", session_id=session_id)}
         if data["batch"]:
             indexes = [message.message_index for message in messages]
-            return {"message_indexes": indexes, "conversations": messages}
-        return {"message_index": messages[0].message_index, "conversation": messages[0]}
+            return {"message_indexes": indexes, "conversations": messages}, 201, location
+        body = {"message_index": messages[0].message_index, "conversation": messages[0]}
+        return body, 201, location
 
 
 @blp.route("/sessions/<string:session_id>/end")
@@ -141,7 +146,7 @@ class Reports(MethodView):
         report = service.add_report(
             session_id, current_user(), data["report_type"], data["content"]
         )
-        return {"report": report}
+        return {"report": report}, 201, {"Location": url_for(".Reports", session_id=session_id)}
 
 
 @blp.route("/sessions/<string:session_id>/report")

@@ -15,7 +15,7 @@ from mongoengine.errors import BulkWriteError, NotUniqueError
 from pymongo.errors import PyMongoError
 
 from interview_service import db
-from interview_service.errors import Conflict, Invalid, NotFound, Unauthorized
+from interview_service.errors import Conflict, Invalid, MissingToken, NotFound
 from interview_service.pagination import paginate
 from interview_service.sessions.models import (
     ASSISTANT,
@@ -72,7 +72,7 @@ def milliseconds(delta):
 def require_caller(user):
     """Anonymous callers are only served when ALLOW_ANONYMOUS_SESSIONS is on."""
     if user is None and not current_app.config["ALLOW_ANONYMOUS_SESSIONS"]:
-        raise Unauthorized("Missing bearer token")
+        raise MissingToken()
 
 
 def get_session(session_id, user):
@@ -170,7 +170,7 @@ def session_detail(session_id, user):
 def list_sessions(user, status=None, limit=20, cursor=None):
     """A page of the caller's sessions, newest first: (items, next_cursor)."""
     if user is None:
-        raise Unauthorized("Missing bearer token")
+        raise MissingToken()
     sessions = Session.objects.owned_by(user).with_status(status).exclude("resume.content")
     return paginate(sessions, limit, cursor)
 
@@ -386,7 +386,10 @@ def append_messages(session_id, user, messages, batch=False, idempotency_key=Non
             stored = _stored_copies(session, messages, claims)
             if stored:
                 return stored
-            raise Conflict(f"Session is {session.status}: no more messages can be added")
+            raise Conflict(
+                f"Session is {session.status}: no more messages can be added",
+                type="session_not_in_progress",
+            )
         if set(claiming) & set(session.claimed_message_ids):
             stored = _wait_for_copies(session, messages, claims)
             if stored:

@@ -56,13 +56,38 @@ def replace_once(text, old, new):
     return text.replace(old, new)
 
 
-def render_nginx(directory, port, upstream_port):
-    """config/nginx.conf on loopback ports, inside a main config with its own pid/log/temp paths."""
+# Debian's stock default site (/etc/nginx/sites-available/default, comments left out), which a
+# fresh `apt-get install nginx` enables.
+DEBIAN_DEFAULT_SITE = """server {{
+    listen 127.0.0.1:{port} default_server;
+    root /var/www/html;
+    index index.html index.htm index.nginx-debian.html;
+    server_name _;
+    location / {{
+        try_files $uri $uri/ =404;
+    }}
+}}
+"""
+
+
+def render_nginx(directory, port, upstream_port, default_site=False):
+    """config/nginx.conf on loopback ports in conf.d/ of a main config laid out as Debian's
+    (conf.d, then sites-enabled) with its own pid/log/temp paths. Its sites-enabled/ is empty,
+    as the README's install step leaves it, unless `default_site` puts Debian's there."""
     site = (ROOT / "config" / "nginx.conf").read_text()
-    site = replace_once(site, "listen 80;", f"listen 127.0.0.1:{port};")
+    site = replace_once(
+        site, "listen 80 default_server;", f"listen 127.0.0.1:{port} default_server;"
+    )
     site = replace_once(site, "server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};")
+    site = replace_once(
+        site, '"https://app.example.com" $http_origin;', f'"{SPA_ORIGIN}" $http_origin;'
+    )
     site = replace_once(site, "/var/log/nginx/", f"{directory}/")
-    (directory / "site.conf").write_text(site)
+    for part in ("conf.d", "sites-enabled"):
+        (directory / part).mkdir(exist_ok=True)
+    (directory / "conf.d" / "interview-service.conf").write_text(site)
+    if default_site:
+        (directory / "sites-enabled" / "default").write_text(DEBIAN_DEFAULT_SITE.format(port=port))
     # Started by root, nginx's workers would run as nobody and not reach this private directory.
     user = "user root;" if os.geteuid() == 0 else ""
     main = f"""{user}
@@ -78,7 +103,8 @@ http {{
     fastcgi_temp_path {directory}/fastcgi;
     uwsgi_temp_path {directory}/uwsgi;
     scgi_temp_path {directory}/scgi;
-    include {directory}/site.conf;
+    include {directory}/conf.d/*.conf;
+    include {directory}/sites-enabled/*;
 }}
 """
     (directory / "nginx.conf").write_text(main)
@@ -90,6 +116,25 @@ def nginx_command():
     if not found:
         raise RuntimeError("nginx not found: `make e2e` installs it (apt-get install nginx)")
     return found
+
+
+def nginx_arguments(directory, config):
+    """nginx's command line for a rendered config: prefix and error log in `directory`."""
+    return [nginx_command(), "-p", directory, "-e", directory / "error.log", "-c", config]
+
+
+def start_nginx(directory, upstream_port):
+    """nginx with config/nginx.conf in front of `upstream_port`; returns (process, url)."""
+    port = free_port()
+    config = render_nginx(directory, port, upstream_port)
+    log_path = directory / "nginx.out"
+    process = start(nginx_arguments(directory, config), log_path)
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/healthz", process, log_path)
+    except BaseException:
+        stop(process)
+        raise
+    return process, f"http://127.0.0.1:{port}"
 
 
 def start(command, log_path, **kwargs):
@@ -115,19 +160,24 @@ def stop(process, timeout=20):
             process.wait()
 
 
-def wait_until_healthy(url, process, log_path, timeout=60):
+def wait_until_healthy(url, process, log_path, timeout=60, healthy=(200,)):
     """Poll `url` until it answers 200; fail with the process's log if it exits or never does."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"exited with {process.returncode}:\n{Path(log_path).read_text()}")
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if requests.get(url, timeout=2).status_code in healthy:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} not healthy within {timeout}s:\n{Path(log_path).read_text()}")
+
+
+def wait_until_answering(url, process, log_path):
+    """Poll nginx until it answers at all (its upstream may be down on purpose)."""
+    wait_until_healthy(url, process, log_path, healthy=(200, 503))
 
 
 @pytest.fixture(scope="session")
@@ -136,7 +186,7 @@ def stack(wire_server, tmp_path_factory):
     directory = tmp_path_factory.mktemp("e2e")
     metrics_dir = directory / "metrics"
     metrics_dir.mkdir()
-    gunicorn_port, nginx_port = free_port(), free_port()
+    gunicorn_port = free_port()
     mongodb_uri = f"{wire_server['uri']}/e2e_{uuid.uuid4().hex[:8]}?directConnection=true"
     env = {
         **os.environ,
@@ -163,15 +213,9 @@ def stack(wire_server, tmp_path_factory):
     nginx = None
     try:
         wait_until_healthy(f"http://127.0.0.1:{gunicorn_port}/healthz", gunicorn, app_log)
-        config = render_nginx(directory, nginx_port, gunicorn_port)
-        nginx_log = directory / "nginx.out"
-        nginx = start(
-            [nginx_command(), "-p", directory, "-e", directory / "error.log", "-c", config],
-            nginx_log,
-        )
-        wait_until_healthy(f"http://127.0.0.1:{nginx_port}/healthz", nginx, nginx_log)
+        nginx, nginx_url = start_nginx(directory, gunicorn_port)
         yield Stack(
-            url=f"http://127.0.0.1:{nginx_port}",
+            url=nginx_url,
             gunicorn_url=f"http://127.0.0.1:{gunicorn_port}",
             mongodb_uri=mongodb_uri,
             metrics_dir=metrics_dir,
@@ -182,6 +226,14 @@ def stack(wire_server, tmp_path_factory):
         if nginx is not None:
             stop(nginx)
         stop(gunicorn)
+
+
+@pytest.fixture
+def nginx_without_upstream(tmp_path):
+    """config/nginx.conf in front of a port where nothing listens: nginx answers every request."""
+    process, url = start_nginx(tmp_path, free_port())
+    yield url
+    stop(process)
 
 
 @pytest.fixture

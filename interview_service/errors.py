@@ -1,6 +1,7 @@
 """Domain errors raised by services, and the one JSON error shape every failure answers with."""
 
 import logging
+import math
 from http import HTTPStatus
 
 import pymongo.errors
@@ -19,10 +20,12 @@ class ServiceError(Exception):
 
     status = 400
 
-    def __init__(self, message, errors=None):
+    def __init__(self, message, errors=None, retry_after=None):
         super().__init__(message)
         self.message = message
         self.errors = errors
+        # Seconds after which the same request may succeed (sent as Retry-After).
+        self.retry_after = retry_after
 
 
 class NotFound(ServiceError):
@@ -50,6 +53,18 @@ class Unauthorized(ServiceError):
     """No token, or a token that does not verify."""
 
     status = 401
+
+
+class BadGateway(ServiceError):
+    """A service this one depends on answered something unusable."""
+
+    status = 502
+
+
+class Unavailable(ServiceError):
+    """A service this one depends on is missing, unreachable or refusing us for now."""
+
+    status = 503
 
 
 def error_body(code, message, errors=None):
@@ -96,6 +111,8 @@ def handle_service_error(error):
     response.status_code = error.status
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="interview-service"'
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
     return response
 
 

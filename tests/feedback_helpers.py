@@ -6,15 +6,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.account_helpers import SESSION_CONFIG as CONFIG
 from tests.performance_helpers import create_interview
 
-CONFIG = {
-    "role": "Backend Engineer",
-    "companyName": "Acme",
-    "interviewType": "technical",
-    "difficulty": "mid",
-    "interactionMode": "text",
-}
 # messageIndex 0..3: question, answer, question, answer. The texts are searched for in logs.
 TRANSCRIPT = [
     {"role": "assistant", "content": "How would you shard a zebra-ledger?", "isQuestion": True},

@@ -781,3 +781,18 @@ def test_worker_killed_mid_generation_is_taken_over_after_its_lease(
     assert "feedback generation ready" in output
     assert not any(secret in output for secret in SECRET_WORDS)
     assert report.status_code == 200
+
+
+def test_retry_waiting_on_a_generation_that_fails_gets_409(app, alice, fake):
+    fake.default = slow(0.5, reply("not json"))
+    session_id = ended_session(app.test_client(), alice)
+    key = {"Idempotency-Key": "k-2"}
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(generate, app.test_client(), session_id, alice, **key)
+        assert wait_until(lambda: len(fake.requests) == 1, timeout=10)
+        retry = generate(app.test_client(), session_id, alice, **key)
+
+    assert first.result().status_code == 502
+    assert retry.status_code == 409 and retry.headers["Retry-After"] == "1"
+    assert reports_of(app, session_id) == []

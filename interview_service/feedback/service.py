@@ -10,6 +10,7 @@ import time
 
 from flask import current_app
 from marshmallow import ValidationError
+from mongoengine.errors import DoesNotExist
 from prometheus_client import Counter, Histogram
 
 from interview_service.errors import BadGateway, Conflict, NotFound
@@ -31,6 +32,7 @@ PASSING_SCORE = 60  # an answered question scored this or more counts as a corre
 LEASE_MARGIN_SECONDS = 5
 WAIT_POLL_SECONDS = 0.2
 EVIDENCE_KINDS = ("strengths", "weaknesses", "recommendations")
+PROVIDERS = "interview_service.feedback.providers"
 
 GENERATIONS = Counter(
     "feedback_generations_total", "Feedback generations finished, by outcome", ["outcome"]
@@ -49,6 +51,15 @@ class GenerationFailed(BadGateway):
     def __init__(self, message, generator):
         super().__init__(message)
         self.generator = generator
+
+
+def chat_provider(max_retries=0):
+    """The app's provider client, one per retry policy (the SDK's client is thread-safe and
+    keeps its connections); ProviderUnavailable when none is configured."""
+    providers = current_app.extensions.setdefault(PROVIDERS, {})
+    if max_retries not in providers:
+        providers[max_retries] = ChatProvider(current_app.config, max_retries)
+    return providers[max_retries]
 
 
 def owner_id():
@@ -76,12 +87,11 @@ def generate(session_id, user, idempotency_key=None, queue=False):
     if earlier is not None:
         return earlier if queue else _finished(earlier)
     transcript = sessions_service.generation_transcript(session)
-    config = current_app.config
-    chat = ChatProvider(config)
+    chat = chat_provider()
     if queue:
         report, _ = sessions_service.start_report(session, idempotency_key)
         return report
-    owner, budget = owner_id(), config["LLM_TIMEOUT"]
+    owner, budget = owner_id(), current_app.config["LLM_TIMEOUT"]
     report, started = sessions_service.start_report(
         session, idempotency_key, owner, budget + LEASE_MARGIN_SECONDS
     )
@@ -103,7 +113,12 @@ def _finished(report):
     deadline = time.monotonic() + current_app.config["LLM_TIMEOUT"]
     while report.status == PENDING and time.monotonic() < deadline:
         time.sleep(WAIT_POLL_SECONDS)
-        report.reload()
+        try:
+            report.reload()
+        except DoesNotExist:  # that generation failed and stored nothing: this call may retry
+            raise Conflict(
+                "The generation with this Idempotency-Key failed", retry_after=1
+            ) from None
     if report.status == PENDING:
         raise Conflict("The report is still being generated", retry_after=WAIT_POLL_SECONDS * 10)
     return report

@@ -10,7 +10,7 @@ from flask import current_app
 
 from interview_service.errors import ServiceError
 from interview_service.feedback import service
-from interview_service.feedback.provider import ChatProvider, ProviderUnavailable
+from interview_service.feedback.provider import ProviderUnavailable
 from interview_service.sessions import service as sessions_service
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def process(report, owner, budget):
     try:
         transcript = sessions_service.generation_transcript(session)
         config = current_app.config
-        chat = ChatProvider(config, config["LLM_MAX_RETRIES"])
+        chat = service.chat_provider(config["LLM_MAX_RETRIES"])
         deadline = time.monotonic() + budget
         content, generator = service.run(chat, session, transcript, deadline, config["LLM_TIMEOUT"])
         service.save_performance(session, content)

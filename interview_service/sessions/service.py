@@ -578,27 +578,24 @@ def claim_report(owner, lease_seconds):
 
 def finish_report(report, owner, content, generator):
     """Store the generated content; False when `owner` lost the lease meanwhile."""
-    return bool(
-        Report.objects.leased_to(report.id, owner).update_one(
-            set__status=READY,
-            set__content=_report_content(content),
-            set__generator=ReportGenerator(**generator),
-            set__generated_at=now(),
-            unset__lease_owner=True,
-            unset__lease_expires_at=True,
-        )
-    )
+    return _settle(report, owner, READY, generator, set__content=_report_content(content))
 
 
 def fail_report(report, owner, generator):
     """Mark the report failed, keeping how (generator.error); False when the lease was lost."""
+    return _settle(report, owner, FAILED, generator)
+
+
+def _settle(report, owner, status, generator, **updates):
+    """End the generation of `report` as `status` if `owner` still holds its lease."""
     return bool(
         Report.objects.leased_to(report.id, owner).update_one(
-            set__status=FAILED,
+            set__status=status,
             set__generator=ReportGenerator(**generator),
             set__generated_at=now(),
             unset__lease_owner=True,
             unset__lease_expires_at=True,
+            **updates,
         )
     )
 

@@ -46,7 +46,7 @@ def test_make_run_serves_and_stops_cleanly(tmp_path, stop_signal):
         def ready():
             try:
                 return requests.get(f"{base}/readyz", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting
                 return False
 
         assert wait_until(ready, 90), open(tmp_path / "run.log").read()
@@ -65,6 +65,8 @@ def test_make_run_serves_and_stops_cleanly(tmp_path, stop_signal):
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
+        # Failed before reading them: the children run in sessions of their own, find them.
+        pids = pids or [int(p) for p in re.findall(r"pid (\d+)", open(tmp_path / "run.log").read())]
         for pid in pids:  # each runs in a session of its own
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)

@@ -4,8 +4,6 @@ the official `openai` SDK (OpenAI, Azure OpenAI v1, Groq, OpenRouter, vLLM, Olla
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import openai
-
 from interview_service.errors import BadGateway, Unavailable
 from interview_service.feedback.prompt import REPORT_SCHEMA
 
@@ -63,6 +61,10 @@ class ChatProvider:
                 "No feedback provider is configured (set LLM_API_KEY, or LLM_BASE_URL for a "
                 "local OpenAI-compatible server)"
             )
+        # Imported on first use: the SDK takes over a second to import, which every gunicorn
+        # worker (and `flask` command) would otherwise pay at boot.
+        import openai
+
         base_url = config["LLM_BASE_URL"] or DEFAULT_BASE_URL
         self.name = urlsplit(base_url).hostname or base_url
         self.model = config["LLM_MODEL"]
@@ -86,6 +88,8 @@ class ChatProvider:
 
     def complete(self, messages, timeout):
         """Ask for one answer within `timeout` seconds; provider failures become domain errors."""
+        import openai  # already loaded by __init__
+
         try:
             response = self.client.chat.completions.create(
                 model=self.model,

@@ -127,7 +127,7 @@ def wait_until_healthy(url, process, log_path, timeout=60):
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or its workers still booting
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} not healthy within {timeout}s:\n{Path(log_path).read_text()}")

@@ -796,3 +796,28 @@ def test_retry_waiting_on_a_generation_that_fails_gets_409(app, alice, fake):
     assert first.result().status_code == 502
     assert retry.status_code == 409 and retry.headers["Retry-After"] == "1"
     assert reports_of(app, session_id) == []
+
+
+def test_report_schema_follows_strict_structured_output_rules():
+    def objects(node):
+        if isinstance(node, dict):
+            if node.get("type") == "object":
+                yield node
+            for value in node.values():
+                yield from objects(value)
+
+    found = list(objects(prompt.REPORT_SCHEMA))
+    assert len(found) == 4  # the report, scores, evidence, a question
+    for node in found:
+        assert node["additionalProperties"] is False
+        assert sorted(node["required"]) == sorted(node["properties"])
+
+
+def test_openapi_documents_the_generate_routes(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    queued = paths["/api/sessions/{session_id}/reports/generate"]["post"]["responses"]
+
+    assert {"201", "202", "404", "409", "422", "429", "502", "503"} <= set(queued)
+    assert "Location" in queued["202"]["headers"]
+    assert "post" in paths["/api/sessions/{session_id}/feedback/generate"]
+    assert "get" in paths["/api/sessions/{session_id}/reports/{report_id}"]

@@ -77,6 +77,12 @@ class ReportGenerate(MethodView):
         202,
         schema=ReportResponseSchema,
         description="Queued (Prefer: respond-async): poll the report at Location",
+        headers={
+            "Location": {
+                "description": "GET /api/sessions/{sessionId}/reports/{reportId}",
+                "schema": {"type": "string"},
+            }
+        },
     )
     @document_errors
     def post(self, headers, session_id):

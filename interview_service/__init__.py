@@ -8,6 +8,7 @@ from config import settings_for
 from interview_service import db, errors, observability, ratelimit
 from interview_service.account.routes import blp as account_blp
 from interview_service.extensions import api, cors
+from interview_service.feedback import blp as feedback_blp
 from interview_service.jsonio import JSONRequest, StrictJSONProvider
 from interview_service.ops import blp as ops_blp
 from interview_service.performance import models as performance_models
@@ -15,7 +16,7 @@ from interview_service.performance.routes import blp as performance_blp
 from interview_service.sessions import models as session_models
 from interview_service.sessions.routes import blp as sessions_blp
 
-BLUEPRINTS = (ops_blp, sessions_blp, performance_blp, account_blp)
+BLUEPRINTS = (ops_blp, sessions_blp, performance_blp, account_blp, feedback_blp)
 DOCUMENTS = (*session_models.DOCUMENTS, *performance_models.DOCUMENTS)
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -1,6 +1,7 @@
 """Domain errors raised by services, and the one JSON error shape every failure answers with."""
 
 import logging
+import math
 import re
 from http import HTTPStatus
 
@@ -27,11 +28,13 @@ class ServiceError(Exception):
     status = 400
     type = "bad_request"
 
-    def __init__(self, message, errors=None, type=None):
+    def __init__(self, message, errors=None, type=None, retry_after=None):
         super().__init__(message)
         self.message = message
         self.errors = errors
         self.type = type or self.type
+        # Seconds after which the same request may succeed (sent as Retry-After).
+        self.retry_after = retry_after
 
 
 class NotFound(ServiceError):
@@ -72,6 +75,20 @@ class MissingToken(Unauthorized):
 
     def __init__(self, message="Missing bearer token"):
         super().__init__(message)
+
+
+class BadGateway(ServiceError):
+    """A service this one depends on answered something unusable."""
+
+    status = 502
+    type = "bad_gateway"
+
+
+class Unavailable(ServiceError):
+    """A service this one depends on is missing, unreachable or refusing us for now."""
+
+    status = 503
+    type = "service_unavailable"
 
 
 # The `type` of an error no domain rule names, by status; any other status gets its phrase
@@ -139,6 +156,8 @@ def handle_service_error(error):
     response.status_code = error.status
     if isinstance(error, Unauthorized):
         response.headers["WWW-Authenticate"] = www_authenticate(error)
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
     return response
 
 

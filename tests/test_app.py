@@ -33,6 +33,7 @@ def test_overrides_win_over_settings(db_uri):
         ({"JWT_SECRET": "short"}, "at least 32"),
         ({"CORS_ORIGINS": ["*"]}, "wildcard"),
         ({"CORS_ORIGINS": []}, "wildcard"),
+        ({"LLM_TIMEOUT": 30}, "LLM_TIMEOUT must be below GUNICORN_TIMEOUT"),
     ],
 )
 def test_production_refuses_unsafe_settings(monkeypatch, changes, reason):

@@ -92,7 +92,7 @@ def test_create_session_answers_201_with_unguessable_id(client, alice):
     # token_urlsafe(24): 32 characters of 6 bits.
     assert re.fullmatch(r"[A-Za-z0-9_-]{32}", body["sessionId"])
     assert session["userId"] == "alice"
-    assert session["config"] == {**CONFIG, "customRole": None}
+    assert session["config"] == {**CONFIG, "customRole": None, "interviewId": None}
     assert session["resume"] == {"fileName": "cv.txt", "content": "Ten years of Go"}
     assert session["status"] == "in_progress"
     assert session["statistics"] == {
@@ -982,7 +982,9 @@ def test_add_report_answers_201(client, alice, session_id):
     assert response.get_json()["success"] is True
     assert report["sessionId"] == session_id
     assert report["reportType"] == "detailed"
-    assert report["content"] == REPORT
+    assert report["status"] == "ready"
+    # Posted content as sent; evidence and per-question feedback come only with generation.
+    assert report["content"] == {**REPORT, "evidence": None, "questions": []}
     assert ISO_Z.match(report["generatedAt"]) and ISO_Z.match(report["createdAt"])
 
 

@@ -25,6 +25,8 @@ ROLES = (USER, ASSISTANT)
 REPORT_TYPES = ("summary", "detailed", "feedback")
 # Every sessionId, generated or sent by a client; always matched whole (re.fullmatch).
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+PENDING, READY, FAILED = "pending", "ready", "failed"
+REPORT_STATUSES = (PENDING, READY, FAILED)
 # How many recent clientMessageIds a session remembers to make racing retries atomic.
 CLAIM_WINDOW = 256
 
@@ -38,6 +40,8 @@ class SessionConfig(EmbeddedDocument):
     interview_type = StringField(db_field="interviewType", choices=INTERVIEW_TYPES)
     difficulty = StringField(choices=DIFFICULTIES)
     interaction_mode = StringField(db_field="interactionMode", choices=INTERACTION_MODES)
+    # The performance blueprint's interview this session is for (its report becomes its result).
+    interview_id = StringField(db_field="interviewId")
 
 
 class Resume(EmbeddedDocument):
@@ -262,6 +266,23 @@ class ReportStatistics(EmbeddedDocument):
     average_response_time = FloatField(db_field="averageResponseTime", min_value=0)
 
 
+class ReportEvidence(EmbeddedDocument):
+    """The messageIndexes each strength, weakness and recommendation rests on (same order)."""
+
+    strengths = ListField(ListField(IntField()))
+    weaknesses = ListField(ListField(IntField()))
+    recommendations = ListField(ListField(IntField()))
+
+
+class QuestionFeedback(EmbeddedDocument):
+    """The feedback on one answered question: the assistant's message and the answers to it."""
+
+    question_index = IntField(db_field="questionIndex", required=True, min_value=0)
+    answer_indexes = ListField(IntField(min_value=0), db_field="answerIndexes")
+    score = FloatField(min_value=0, max_value=100)
+    feedback = StringField()
+
+
 class ReportContent(EmbeddedDocument):
     """The feedback itself."""
 
@@ -271,6 +292,21 @@ class ReportContent(EmbeddedDocument):
     recommendations = ListField(StringField())
     scores = EmbeddedDocumentField(ReportScores)
     statistics = EmbeddedDocumentField(ReportStatistics)
+    evidence = EmbeddedDocumentField(ReportEvidence)
+    questions = ListField(EmbeddedDocumentField(QuestionFeedback))
+
+
+class ReportGenerator(EmbeddedDocument):
+    """How a generated report was made: model, prompt, cost and outcome."""
+
+    provider = StringField()
+    model = StringField()
+    prompt_version = StringField(db_field="promptVersion")
+    latency_ms = IntField(db_field="latencyMs", min_value=0)
+    input_tokens = IntField(db_field="inputTokens", min_value=0)
+    output_tokens = IntField(db_field="outputTokens", min_value=0)
+    attempts = IntField(min_value=0)
+    error = StringField()
 
 
 class ReportQuerySet(SessionChildQuerySet):
@@ -283,6 +319,24 @@ class ReportQuerySet(SessionChildQuerySet):
             queryset = queryset.filter(report_type=report_type)
         return queryset.order_by("-generated_at", "-id")
 
+    def ready(self):
+        """Finished reports (stored before statuses existed means ready)."""
+        return self.filter(status__in=[READY, None])
+
+    def claim_next(self, owner, now, lease_until):
+        """Atomically lease the oldest pending report whose lease expired to `owner`."""
+        return (
+            self.filter(status=PENDING, lease_expires_at__lte=now)
+            .order_by("lease_expires_at")
+            .modify(
+                set__lease_owner=owner, set__lease_expires_at=lease_until, inc__claims=1, new=True
+            )
+        )
+
+    def leased_to(self, report_id, owner):
+        """The pending report `report_id` while `owner` still holds its lease."""
+        return self.filter(id=report_id, status=PENDING, lease_owner=owner)
+
 
 class Report(Document):
     """A feedback report written at the end of a session."""
@@ -291,7 +345,15 @@ class Report(Document):
     session_ref = ObjectIdField(db_field="sessionRef", required=True)  # as on Message
     report_type = StringField(db_field="reportType", choices=REPORT_TYPES, required=True)
     generated_at = DateTimeField(db_field="generatedAt", required=True)
-    content = EmbeddedDocumentField(ReportContent, required=True)
+    # Pending reports have no content yet; posted and generated ready ones always do.
+    content = EmbeddedDocumentField(ReportContent)
+    status = StringField(choices=REPORT_STATUSES, default=READY)
+    generator = EmbeddedDocumentField(ReportGenerator)
+    idempotency_key = StringField(db_field="idempotencyKey")
+    # A pending report is a generation job: whoever holds an unexpired lease runs it.
+    lease_owner = StringField(db_field="leaseOwner")
+    lease_expires_at = DateTimeField(db_field="leaseExpiresAt")
+    claims = IntField(default=0)
     created_at = DateTimeField(db_field="createdAt", required=True)
 
     meta = {
@@ -300,6 +362,24 @@ class Report(Document):
         "indexes": [
             {"fields": ["session_id", "session_ref", "-generated_at", "-id"]},
             {"fields": ["session_id", "session_ref", "report_type", "-generated_at", "-id"]},
+            # At most one generation per session at a time, whichever process starts it.
+            {
+                "fields": ["session_id", "session_ref"],
+                "name": "one_pending_report_per_session",
+                "unique": True,
+                "partialFilterExpression": {"status": PENDING},
+            },
+            # A retried generation (same Idempotency-Key) finds the first one's report.
+            {
+                "fields": ["session_id", "session_ref", "idempotency_key"],
+                "unique": True,
+                "partialFilterExpression": {"idempotencyKey": {"$type": "string"}},
+            },
+            # The workers' queue: pending reports by lease expiry (across sessions).
+            {
+                "fields": ["lease_expires_at"],
+                "partialFilterExpression": {"status": PENDING},
+            },
         ],
     }
 

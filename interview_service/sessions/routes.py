@@ -149,6 +149,16 @@ class Reports(MethodView):
         return {"report": report}, 201, {"Location": url_for(".Reports", session_id=session_id)}
 
 
+@blp.route("/sessions/<string:session_id>/reports/<string:report_id>")
+class ReportItem(MethodView):
+    """One report."""
+
+    @blp.response(200, ReportResponseSchema)
+    def get(self, session_id, report_id):
+        """Get one report in any status (poll a pending generation here)."""
+        return {"report": service.get_report(session_id, current_user(), report_id)}
+
+
 @blp.route("/sessions/<string:session_id>/report")
 class LatestReport(MethodView):
     """The latest report."""
@@ -156,6 +166,6 @@ class LatestReport(MethodView):
     @blp.arguments(ReportArgsSchema, location="query")
     @blp.response(200, ReportResponseSchema)
     def get(self, args, session_id):
-        """Get the latest report (of reportType when given); 404 when there is none."""
+        """Get the latest ready report (of reportType when given); 404 when there is none."""
         report = service.latest_report(session_id, current_user(), args.get("report_type"))
         return {"report": report}

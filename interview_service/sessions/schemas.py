@@ -21,6 +21,8 @@ from interview_service.sessions.models import (
     END_STATUSES,
     INTERACTION_MODES,
     INTERVIEW_TYPES,
+    READY,
+    REPORT_STATUSES,
     REPORT_TYPES,
     ROLES,
     SESSION_ID_PATTERN,
@@ -64,6 +66,12 @@ class SessionConfigSchema(ma.Schema):
     difficulty = fields.String(required=True, validate=validate.OneOf(DIFFICULTIES))
     interaction_mode = fields.String(
         data_key="interactionMode", allow_none=True, validate=validate.OneOf(INTERACTION_MODES)
+    )
+    interview_id = fields.String(
+        data_key="interviewId",
+        allow_none=True,
+        validate=validate.Regexp(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id"),
+        metadata={"description": "An interview of the same user; its result comes from reports"},
     )
 
 
@@ -262,12 +270,85 @@ class ReportContentSchema(ma.Schema):
     statistics = fields.Nested(ReportStatisticsSchema, allow_none=True)
 
 
+class GeneratedScoresSchema(ScoresSchema):
+    """Scores of a generated report: every one given."""
+
+    overall = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+    communication = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+    technical = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+    behavior = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+
+
+def _index_lists():
+    return fields.List(
+        fields.List(
+            fields.Integer(validate=validate.Range(min=0)), validate=validate.Length(max=50)
+        ),
+        required=True,
+        validate=validate.Length(max=100),
+    )
+
+
+class EvidenceSchema(ma.Schema):
+    """The messageIndexes each strength, weakness and recommendation rests on, in their order."""
+
+    strengths = _index_lists()
+    weaknesses = _index_lists()
+    recommendations = _index_lists()
+
+
+class QuestionFeedbackSchema(ma.Schema):
+    """The feedback on one answered question."""
+
+    question_index = fields.Integer(
+        data_key="questionIndex", required=True, validate=validate.Range(min=0)
+    )
+    answer_indexes = fields.List(
+        fields.Integer(validate=validate.Range(min=0)),
+        data_key="answerIndexes",
+        required=True,
+        validate=validate.Length(max=50),
+    )
+    score = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+    feedback = fields.String(required=True, validate=LIST_TEXT)
+
+
+class GeneratedContentSchema(ReportContentSchema):
+    """A report's content with what generation adds: evidence and per-question feedback."""
+
+    summary = fields.String(
+        required=True, validate=[validate.Length(min=1), MaxCharsFromConfig("MESSAGE_MAX_CHARS")]
+    )
+    strengths = fields.List(fields.String(validate=LIST_TEXT), required=True)
+    weaknesses = fields.List(fields.String(validate=LIST_TEXT), required=True)
+    recommendations = fields.List(fields.String(validate=LIST_TEXT), required=True)
+    scores = fields.Nested(GeneratedScoresSchema, required=True)
+    evidence = fields.Nested(EvidenceSchema, required=True)
+    questions = fields.List(
+        fields.Nested(QuestionFeedbackSchema), required=True, validate=validate.Length(max=200)
+    )
+
+    @validates_schema
+    def evidence_per_item(self, data, **kwargs):
+        """One list of messageIndexes per strength, weakness and recommendation."""
+        evidence = data.get("evidence") or {}
+        errors = {
+            kind: [f"Needs one list of messageIndexes per item of `{kind}`."]
+            for kind in ("strengths", "weaknesses", "recommendations")
+            if kind in evidence and len(evidence[kind]) != len(data.get(kind) or [])
+        }
+        if errors:
+            raise ValidationError({"evidence": errors})
+
+
 class ReportContentOutSchema(ReportContentSchema):
     """The feedback as answered: its lists are `[]` when not sent (clients iterate them)."""
 
     strengths = ListOrEmpty(fields.String())
     weaknesses = ListOrEmpty(fields.String())
     recommendations = ListOrEmpty(fields.String())
+    evidence = fields.Nested(EvidenceSchema, allow_none=True)
+    questions = ListOrEmpty(fields.Nested(QuestionFeedbackSchema))
 
 
 class ReportCreateSchema(ma.Schema):
@@ -343,14 +424,29 @@ class MessageSchema(LegacyIdSchema):
     created_at = UTCDateTime(data_key="createdAt")
 
 
+class ReportGeneratorSchema(ma.Schema):
+    """How a generated report was made."""
+
+    provider = fields.String(allow_none=True)
+    model = fields.String(allow_none=True)
+    prompt_version = fields.String(data_key="promptVersion", allow_none=True)
+    latency_ms = fields.Integer(data_key="latencyMs", allow_none=True)
+    input_tokens = fields.Integer(data_key="inputTokens", allow_none=True)
+    output_tokens = fields.Integer(data_key="outputTokens", allow_none=True)
+    attempts = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
 class ReportSchema(ma.Schema):
-    """A report."""
+    """A report (content is null while it is pending)."""
 
     id = fields.String()
     session_id = fields.String(data_key="sessionId")
     report_type = fields.String(data_key="reportType")
+    status = fields.String(dump_default=READY, metadata={"enum": list(REPORT_STATUSES)})
     generated_at = UTCDateTime(data_key="generatedAt")
-    content = fields.Nested(ReportContentOutSchema)
+    content = fields.Nested(ReportContentOutSchema, allow_none=True)
+    generator = fields.Nested(ReportGeneratorSchema, allow_none=True)
     created_at = UTCDateTime(data_key="createdAt")
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pymongo
+from bson import ObjectId
 from flask import current_app
 from mongoengine.errors import BulkWriteError, NotUniqueError
 from pymongo.errors import PyMongoError
@@ -19,14 +20,20 @@ from interview_service.errors import Conflict, Invalid, MissingToken, NotFound
 from interview_service.pagination import paginate
 from interview_service.sessions.models import (
     ASSISTANT,
+    FAILED,
     IN_PROGRESS,
+    PENDING,
+    READY,
     SESSION_ID_PATTERN,
     STATISTICS_COUNTS,
     SUPERSEDED_INDEXES,
     USER,
     Message,
+    QuestionFeedback,
     Report,
     ReportContent,
+    ReportEvidence,
+    ReportGenerator,
     ReportScores,
     ReportStatistics,
     Resume,
@@ -62,6 +69,10 @@ RESERVE_ATTEMPTS = 100
 RESERVATION_FIELDS = ("session_id", "status", "next_message_index", "claimed_message_ids")
 # How long a failed append may spend giving its reserved indexes back.
 RELEASE_SECONDS = 0.5
+# Where the app registers the check of a session's config.interviewId: a function
+# (user, interview_id) -> bool. The composite above both blueprints provides it, so this
+# blueprint never looks at interviews itself; with none registered, no link is accepted.
+INTERVIEW_CHECK = "interview_service.sessions.interview_check"
 
 
 def milliseconds(delta):
@@ -100,6 +111,7 @@ def create_session(data, user, started_at=None):
             "bits (e.g. 22 random base64url characters); or leave it out to get one",
             field="sessionId",
         )
+    _check_interview_link(data["config"].get("interview_id"), user)
     # 24 random bytes: 192 bits, 32 URL-safe characters.
     session_id = data.get("session_id") or secrets.token_urlsafe(24)
     moment = started_at or now()
@@ -119,6 +131,16 @@ def create_session(data, user, started_at=None):
         # A retried create, or two racing ones: the unique index let exactly one in.
         return _retried(Session.objects.get(session_id=session_id), session, user), False
     return session, True
+
+
+def _check_interview_link(interview_id, user):
+    """A linked interview must be one of the caller's (anonymous sessions cannot link)."""
+    if not interview_id:
+        return
+    check = current_app.extensions.get(INTERVIEW_CHECK)
+    if user is None or check is None or not check(user, interview_id):
+        message = "interviewId must be one of your interviews"
+        raise Invalid(message, errors={"config": {"interviewId": [message]}})
 
 
 def _retried(existing, requested, user):
@@ -163,7 +185,7 @@ def session_detail(session_id, user):
     stored = Message.objects.of_session(session).in_order().as_pymongo()
     messages = [db.attributes_of(Message, message) for message in stored]
     session.statistics = SessionStatistics(**_statistics(_counts(messages)))
-    report = Report.objects.newest_of(session).first()
+    report = Report.objects.newest_of(session).ready().first()
     return {"session": session, "conversations": messages, "report": report}
 
 
@@ -587,17 +609,25 @@ def add_report(session_id, user, report_type, content):
         session_ref=session.id,
         report_type=report_type,
         generated_at=moment,
-        content=ReportContent(
-            **{
-                **content,
-                "scores": ReportScores(**content["scores"]) if content.get("scores") else None,
-                "statistics": ReportStatistics(**content["statistics"]),
-            }
-        ),
+        content=_report_content(content),
         created_at=moment,
     )
     report.save(force_insert=True)
     return report
+
+
+def _report_content(content):
+    """The embedded document of validated report content (attribute names)."""
+    evidence, questions = content.get("evidence"), content.get("questions")
+    return ReportContent(
+        **{
+            **content,
+            "scores": ReportScores(**content["scores"]) if content.get("scores") else None,
+            "statistics": ReportStatistics(**content["statistics"]),
+            "evidence": ReportEvidence(**evidence) if evidence else None,
+            "questions": [QuestionFeedback(**item) for item in questions or []],
+        }
+    )
 
 
 def transcript_statistics(session):
@@ -630,9 +660,20 @@ def transcript_statistics(session):
 
 
 def latest_report(session_id, user, report_type=None):
-    """The newest report of the session (of `report_type` when given)."""
+    """The newest ready report of the session (of `report_type` when given)."""
     session = get_session(session_id, user)
-    report = Report.objects.newest_of(session, report_type).first()
+    report = Report.objects.newest_of(session, report_type).ready().first()
+    if report is None:
+        raise NotFound("Report not found")
+    return report
+
+
+def get_report(session_id, user, report_id):
+    """One report of the session, in any status."""
+    session = get_session(session_id, user)
+    report = None
+    if ObjectId.is_valid(report_id):
+        report = Report.objects.of_session(session).filter(id=report_id).first()
     if report is None:
         raise NotFound("Report not found")
     return report
@@ -642,3 +683,108 @@ def list_reports(session_id, user):
     """Every report of the session, newest first."""
     session = get_session(session_id, user)
     return list(Report.objects.newest_of(session))
+
+
+# --- generated reports ------------------------------------------------------------------
+# A pending report is the job of one generation; the feedback module runs it through these.
+
+
+def generation_transcript(session):
+    """The transcript to generate feedback from: Conflict while the session is in progress,
+    Invalid when it is empty. Messages as attribute dicts, in order."""
+    if session.status == IN_PROGRESS:
+        raise Conflict("Session is still in progress: end it before generating feedback")
+    fields = ("role", "content", "timestamp", "metadata", "message_index")
+    stored = Message.objects.of_session(session).in_order().only(*fields)
+    messages = [db.attributes_of(Message, raw) for raw in stored.as_pymongo()]
+    if not messages:
+        raise Invalid("The session has no transcript to give feedback on")
+    return messages
+
+
+def find_session(report):
+    """The session of `report` whoever owns it (for workers acting on a claimed report)."""
+    return Session.objects(session_id=report.session_id, id=report.session_ref).first()
+
+
+def report_for_key(session, idempotency_key):
+    """The report a generation with `idempotency_key` started, or None."""
+    if not idempotency_key:
+        return None
+    return Report.objects.of_session(session).filter(idempotency_key=idempotency_key).first()
+
+
+def start_report(session, idempotency_key=None, owner=None, lease_seconds=0):
+    """Insert the pending report of a new generation, leased to `owner` (None: queued for a
+    worker); returns (report, started). A report already started with the same key comes back
+    unstarted; another running generation is a Conflict with its expected wait."""
+    moment = now()
+    report = Report(
+        session_id=session.session_id,
+        session_ref=session.id,
+        report_type="feedback",
+        generated_at=moment,
+        status=PENDING,
+        idempotency_key=idempotency_key,
+        lease_owner=owner,
+        lease_expires_at=moment + timedelta(seconds=lease_seconds),
+        created_at=moment,
+    )
+    try:
+        report.save(force_insert=True)
+    except NotUniqueError:
+        # The unique indexes decided: one pending report per session, one per key.
+        existing = report_for_key(session, idempotency_key)
+        if existing is not None:
+            return existing, False
+        running = Report.objects.of_session(session).filter(status=PENDING).first()
+        wait = (running.lease_expires_at - now()).total_seconds() if running else 0
+        raise Conflict(
+            "A report is already being generated for this session", retry_after=max(wait, 1)
+        ) from None
+    return report, True
+
+
+def claim_report(owner, lease_seconds):
+    """Lease the oldest pending report no live worker holds to `owner`; None when none waits."""
+    moment = now()
+    return Report.objects.claim_next(owner, moment, moment + timedelta(seconds=lease_seconds))
+
+
+def finish_report(report, owner, content, generator):
+    """Store the generated content; False when `owner` lost the lease meanwhile."""
+    return _settle(report, owner, READY, generator, set__content=_report_content(content))
+
+
+def fail_report(report, owner, generator):
+    """Mark the report failed, keeping how (generator.error); False when the lease was lost."""
+    return _settle(report, owner, FAILED, generator)
+
+
+def _settle(report, owner, status, generator, **updates):
+    """End the generation of `report` as `status` if `owner` still holds its lease."""
+    return bool(
+        Report.objects.leased_to(report.id, owner).update_one(
+            set__status=status,
+            set__generator=ReportGenerator(**generator),
+            set__generated_at=now(),
+            unset__lease_owner=True,
+            unset__lease_expires_at=True,
+            **updates,
+        )
+    )
+
+
+def release_report(report, owner, retry_seconds):
+    """Give the lease back, so any worker retries the report after `retry_seconds`."""
+    return bool(
+        Report.objects.leased_to(report.id, owner).update_one(
+            unset__lease_owner=True,
+            set__lease_expires_at=now() + timedelta(seconds=retry_seconds),
+        )
+    )
+
+
+def discard_report(report, owner):
+    """Delete a pending report whose generation failed in the request (errors store nothing)."""
+    return bool(Report.objects.leased_to(report.id, owner).delete())

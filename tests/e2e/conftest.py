@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.conftest import free_port
+from tests.feedback_helpers import FakeProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -34,6 +35,8 @@ class Stack:
     metrics_dir: Path
     app_log: Path
     nginx_access_log: Path
+    provider: FakeProvider  # the fake OpenAI-compatible model gunicorn and the worker call
+    worker_log: Path
 
     def app_log_lines(self):
         """The app's JSON log lines so far (gunicorn's plain lines, if any, are skipped)."""
@@ -169,7 +172,7 @@ def wait_until_healthy(url, process, log_path, timeout=60, healthy=(200,)):
         try:
             if requests.get(url, timeout=2).status_code in healthy:
                 return
-        except (requests.ConnectionError, requests.Timeout):
+        except requests.RequestException:  # not listening yet, or its workers still booting
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} not healthy within {timeout}s:\n{Path(log_path).read_text()}")
@@ -181,8 +184,17 @@ def wait_until_answering(url, process, log_path):
 
 
 @pytest.fixture(scope="session")
-def stack(wire_server, tmp_path_factory):
-    """nginx → gunicorn (production settings, several workers) → SecantusDB, for the session."""
+def provider():
+    """A fake OpenAI-compatible provider on loopback for the whole session."""
+    fake = FakeProvider().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(wire_server, provider, tmp_path_factory):
+    """nginx → gunicorn (production settings, several workers) + a feedback-worker →
+    SecantusDB, for the session."""
     directory = tmp_path_factory.mktemp("e2e")
     metrics_dir = directory / "metrics"
     metrics_dir.mkdir()
@@ -201,6 +213,10 @@ def stack(wire_server, tmp_path_factory):
         "RATE_LIMIT_ENABLED": "1",
         "RATE_LIMIT_DEFAULT": "100000 per minute",  # the whole suite comes from one address
         "LOG_LEVEL": "INFO",
+        "LLM_BASE_URL": provider.url,
+        "LLM_API_KEY": "e2e-key",
+        "LLM_MODEL": "fake-model",
+        "FEEDBACK_POLL_SECONDS": "0.2",
     }
     subprocess.run([BIN / "flask", "--app", "wsgi", "init-db"], cwd=ROOT, env=env, check=True)
     app_log = directory / "gunicorn.log"
@@ -209,6 +225,10 @@ def stack(wire_server, tmp_path_factory):
         app_log,
         cwd=ROOT,
         env=env,
+    )
+    worker_log = directory / "feedback-worker.log"
+    worker = start(
+        [BIN / "flask", "--app", "wsgi", "feedback-worker"], worker_log, cwd=ROOT, env=env
     )
     nginx = None
     try:
@@ -221,11 +241,14 @@ def stack(wire_server, tmp_path_factory):
             metrics_dir=metrics_dir,
             app_log=app_log,
             nginx_access_log=directory / "interview-service.access.log",
+            provider=provider,
+            worker_log=worker_log,
         )
     finally:
         if nginx is not None:
             stop(nginx)
         stop(gunicorn)
+        stop(worker)
 
 
 @pytest.fixture

@@ -1,6 +1,10 @@
 """Settings classes: defaults here, each overridable by the environment variable of that name."""
 
 import os
+from pathlib import Path
+
+# `make run` writes the URI of the database it started here, for commands run beside it.
+RUNNING_DATABASE_URI_FILE = "mongodb.uri"
 
 
 def env_str(name, default=None):
@@ -85,10 +89,20 @@ class Config:
         """Refuse unsafe settings; the base class accepts anything."""
 
 
+def running_database_uri():
+    """The URI `make run` wrote under DATA_DIR (var/) for the database it started, if any."""
+    data = Path(env_str("DATA_DIR", Path(__file__).resolve().parent.parent / "var"))
+    try:
+        return (data / RUNNING_DATABASE_URI_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
 class Development(Config):
     """Local development (`make run` starts the embedded database and runs init-db first)."""
 
     ENV_NAME = "development"
+    MONGODB_URI = env_str("MONGODB_URI") or running_database_uri() or Config.MONGODB_URI
     JWT_SECRET = env_str("JWT_SECRET", "dev-secret-change-me-0123456789abcdef")
 
 

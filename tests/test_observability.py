@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from interview_service import db
 from interview_service.auth import current_user, issue_token
 from interview_service.observability import JsonLogHandler
-from tests.conftest import free_port, make_app
+from scripts.devserver import free_port
+from tests.conftest import make_app
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 

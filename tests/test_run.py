@@ -8,7 +8,8 @@ import subprocess
 import pytest
 import requests
 
-from tests.conftest import free_port, wait_until
+from scripts.devserver import free_port
+from tests.conftest import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

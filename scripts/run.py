@@ -136,7 +136,7 @@ def shut_down(children, env):
     if any(name == "database" for name, _ in children):
         uri_file.unlink(missing_ok=True)
     if children:
-        names = " and ".join(name for name, _ in children)
+        names = " and ".join(name for name, _ in reversed(children))
         print(f"stopped {names}: nothing left running", flush=True)
 
 

@@ -7,6 +7,10 @@ from pathlib import Path
 RUNNING_DATABASE_URI_FILE = "mongodb.uri"
 
 
+class ConfigError(RuntimeError):
+    """A setting the service cannot run with; its message is the one line an operator sees."""
+
+
 def env_str(name, default=None):
     """Return the variable `name`, or `default` when it is unset or empty."""
     value = os.environ.get(name, "").strip()
@@ -132,13 +136,13 @@ class Production(Config):
     def check(cls):
         """Refuse to start without a token verifier or with a wildcard CORS origin."""
         if not (cls.JWT_SECRET or cls.JWT_JWKS_URL):
-            raise RuntimeError("Production needs JWT_SECRET or JWT_JWKS_URL")
+            raise ConfigError("Production needs JWT_SECRET or JWT_JWKS_URL")
         if cls.JWT_SECRET and len(cls.JWT_SECRET) < 32:
-            raise RuntimeError("JWT_SECRET must be at least 32 characters")
+            raise ConfigError("JWT_SECRET must be at least 32 characters")
         if not cls.CORS_ORIGINS or any("*" in origin for origin in cls.CORS_ORIGINS):
-            raise RuntimeError("CORS_ORIGINS must list explicit origins, not a wildcard")
+            raise ConfigError("CORS_ORIGINS must list explicit origins, not a wildcard")
         if not env_str("MONGODB_URI"):
-            raise RuntimeError("Production needs MONGODB_URI")
+            raise ConfigError("Production needs MONGODB_URI")
 
 
 ENVIRONMENTS = {"development": Development, "testing": Testing, "production": Production}
@@ -150,4 +154,4 @@ def settings_for(name=None):
     try:
         return ENVIRONMENTS[name]
     except KeyError:
-        raise RuntimeError(f"APP_ENV must be one of {sorted(ENVIRONMENTS)}, not {name!r}") from None
+        raise ConfigError(f"APP_ENV must be one of {sorted(ENVIRONMENTS)}, not {name!r}") from None

@@ -1,14 +1,36 @@
 """Operator commands, run as `flask --app wsgi <command>`."""
 
+import functools
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from pymongo.errors import ConnectionFailure
 
 from interview_service import auth, db
 
 
+def database_command(function):
+    """`with_appcontext`, and an unreachable database as one line instead of a traceback."""
+
+    @functools.wraps(function)
+    @with_appcontext
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ConnectionFailure as error:
+            uri = db.redacted(current_app.config["MONGODB_URI"])
+            reason = str(error).split(" (configured timeouts")[0].split(", Timeout:")[0]
+            raise click.ClickException(
+                f"database unreachable at {uri} ({reason}): is `make run` running, "
+                "or MONGODB_URI set?"
+            ) from None
+
+    return run
+
+
 @click.command("init-db")
-@with_appcontext
+@database_command
 def init_db():
     """Create every index the documents declare."""
     from interview_service import DOCUMENTS
@@ -29,7 +51,7 @@ def issue_token(user_id, hours):
 
 
 @click.command("expire-sessions")
-@with_appcontext
+@database_command
 def expire_sessions():
     """Mark in-progress sessions idle longer than SESSION_IDLE_TIMEOUT as abandoned."""
     from interview_service.sessions.service import expire_idle_sessions
@@ -47,7 +69,7 @@ def expire_sessions():
     help="Remove sessions created more than DAYS days ago (at least 1).",
 )
 @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
-@with_appcontext
+@database_command
 def purge(days, dry_run):
     """Remove old sessions with their transcripts, reports and résumé text (data retention).
 
@@ -77,7 +99,7 @@ def purge(days, dry_run):
     help="Completed interviews (with performances) to add.",
 )
 @click.option("--seed", type=int, help="Random seed, for a reproducible history.")
-@with_appcontext
+@database_command
 def seed_demo(user, count, seed):
     """Add a realistic demo history for USER (additive: each run adds another one).
 

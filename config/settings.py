@@ -71,6 +71,7 @@ class Config:
     MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 20_000)
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+    LOG_FORMAT = env_str("LOG_FORMAT", "json")  # text, json, or auto: text on a terminal
 
     API_TITLE = "interview-service"
     API_VERSION = "1.0.0"
@@ -107,6 +108,7 @@ class Development(Config):
 
     ENV_NAME = "development"
     MONGODB_URI = env_str("MONGODB_URI") or running_database_uri() or Config.MONGODB_URI
+    LOG_FORMAT = env_str("LOG_FORMAT", "auto")
     JWT_SECRET = env_str("JWT_SECRET", "dev-secret-change-me-0123456789abcdef")
 
 

@@ -4,6 +4,8 @@ loopback port, a SecantusDB process (the fastest server installed) and stopping 
 SecantusDB is GPL: it runs as a separate process here, never imported.
 """
 
+import ctypes
+import ctypes.util
 import fcntl
 import os
 import shutil
@@ -22,6 +24,7 @@ RS_BIN = ROOT / ".venv-rs" / "bin"
 # SECANTUS_SERVER=secantusd-py (or secantusd-rs) picks one; by default the first one found.
 SERVER_NAMES = ("secantusd-rs", "secantusd-py")
 STOP_TIMEOUT = 10
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def free_port():
@@ -61,6 +64,15 @@ def wait_for_port(port, process, timeout=60):
             return
         time.sleep(0.1)
     raise RuntimeError(f"nothing listened on port {port} within {timeout}s")
+
+
+def die_with_parent():
+    """In a child before exec (Linux): SIGTERM it when the process that started it dies, even
+    by SIGKILL, so a killed `make run` leaves no database holding var/."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stop(process, timeout=STOP_TIMEOUT, stop_signal=signal.SIGTERM):
@@ -154,7 +166,11 @@ class Database:
         # A session of its own: a Ctrl-C meant for `make run` must not reach it before gunicorn
         # has stopped (the caller stops it last).
         self.process = subprocess.Popen(
-            self.arguments(), stdout=output, stderr=output, start_new_session=True
+            self.arguments(),
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         wait_for_port(self.port, self.process, timeout)
 

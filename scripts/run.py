@@ -1,7 +1,8 @@
 """`make run`: the embedded database (unless MONGODB_URI is set) and the service under gunicorn.
 
-Ctrl-C or SIGTERM (once or more) stops everything within 10 s: the signal handler only records
-the request; the main loop stops the children, newest first, and exits once all are gone.
+Ctrl-C, SIGTERM or SIGHUP (once or more) stops everything within 10 s: the signal handler only
+records the request; the main loop stops the children, newest first, and exits once all are
+gone. Killed outright, it takes its children along (they get SIGTERM when it dies).
 """
 
 import os
@@ -12,7 +13,15 @@ import time
 import urllib.request
 from pathlib import Path
 
-from devserver import BIN, ROOT, Database, port_in_use, stop, storage_in_use
+from devserver import (
+    BIN,
+    ROOT,
+    Database,
+    die_with_parent,
+    port_in_use,
+    stop,
+    storage_in_use,
+)
 from dotenv import load_dotenv
 
 from config.settings import RUNNING_DATABASE_URI_FILE
@@ -99,7 +108,9 @@ def serve(env, children):
     gunicorn = [str(BIN / "gunicorn"), "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"]
     # Sessions of their own: a Ctrl-C to the terminal's group reaches only this script, which
     # then stops each child in order.
-    server = subprocess.Popen(gunicorn, cwd=ROOT, env=env, start_new_session=True)
+    server = subprocess.Popen(
+        gunicorn, cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent
+    )
     children.append(("gunicorn", server))
     base = f"http://{host}:{port}"
     wait_until_healthy(f"{base}/healthz", server, host, port)
@@ -141,7 +152,7 @@ def shut_down(children, env):
 
 
 def main():
-    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, request_stop)
     load_dotenv(ROOT / ".env")  # as the flask CLI and wsgi.py do: the environment wins
     env = dict(os.environ)

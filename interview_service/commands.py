@@ -1,6 +1,8 @@
 """Operator commands, run as `flask --app wsgi <command>`."""
 
+import contextlib
 import functools
+import sys
 
 import click
 from flask import current_app
@@ -8,6 +10,23 @@ from flask.cli import with_appcontext
 from pymongo.errors import ConnectionFailure
 
 from interview_service import auth, db
+
+
+@contextlib.contextmanager
+def running_count(label):
+    """A progress callback adding to a count shown on stderr when it is a terminal."""
+    done = 0
+    terminal = sys.stderr.isatty()
+
+    def add(count):
+        nonlocal done
+        done += count
+        if terminal:
+            click.echo(f"\r{label}: {done}", nl=False, err=True)
+
+    yield add
+    if terminal and done:
+        click.echo(err=True)
 
 
 def database_command(function):
@@ -81,8 +100,9 @@ def purge(days, dry_run):
     from interview_service.sessions.service import now, purge_older_than
 
     cutoff = now() - timedelta(days=days)
-    counts = purge_older_than(cutoff, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
+    with running_count(f"sessions {verb}") as progress:
+        counts = purge_older_than(cutoff, dry_run=dry_run, progress=progress)
     click.echo(
         f"{verb} sessions: {counts['sessions']}, conversations: {counts['conversations']}, "
         f"reports: {counts['reports']} (created before {cutoff:%Y-%m-%dT%H:%M:%SZ})"
@@ -114,7 +134,11 @@ def seed_demo(user, count, seed):
 
     if not user.strip():
         raise click.BadParameter("must not be blank", param_hint="USER")
-    made = demo.seed_demo(user, count, random.Random(seed))
+    bar = click.progressbar(
+        length=count, label="completed interviews", file=sys.stderr, hidden=not sys.stderr.isatty()
+    )
+    with bar:
+        made = demo.seed_demo(user, count, random.Random(seed), progress=bar.update)
     click.echo(
         f"created for {user}: {made['interviews']} interviews "
         f"({made['performances']} completed with performances, "

@@ -1,6 +1,7 @@
 """Operator commands: purge (retention) and seed-demo, and every command's --help."""
 
 import os
+import random
 import re
 import subprocess
 import sys
@@ -10,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from config.settings import RUNNING_DATABASE_URI_FILE
+from interview_service.account import demo
 from interview_service.commands import COMMANDS
 from interview_service.performance.models import Interview, Performance
 from interview_service.sessions.models import Message, Report
 from interview_service.sessions.models import Session as SessionDocument
-from interview_service.sessions.service import now
+from interview_service.sessions.service import now, purge_older_than
 from scripts.devserver import ROOT, free_port
 from tests.account_helpers import add_messages, add_report, create_session, history
 
@@ -267,3 +269,21 @@ def test_database_errors_never_show_the_password():
         MONGODB_SERVER_SELECTION_TIMEOUT_MS="300",
     )
     assert "admin:***@" in result.stderr and "s3cret" not in result.stderr
+
+
+# --- progress on long work ----------------------------------------------------------------
+
+
+def test_seed_demo_reports_progress_per_interview(app):
+    calls = []
+    demo.seed_demo("paula", 5, random.Random(1), progress=calls.append)
+    assert calls == [1] * 5
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["purge", "dry-run"])
+def test_purge_reports_progress_over_every_session(client, alice, dry_run):
+    old_and_new(client, alice)
+    calls = []
+    counts = purge_older_than(now() - timedelta(days=30), dry_run=dry_run, progress=calls.append)
+    assert counts["sessions"] == 2
+    assert sum(calls) == 2

@@ -148,7 +148,10 @@ class Database:
         return f"mongodb://127.0.0.1:{self.port}"
 
     def arguments(self):
-        """The command line: loopback only, WARNING logs, the flags this server knows."""
+        """The command line: loopback only, WARNING logs, the flags this server knows.
+
+        Never `--standalone`: faster on writes, but drivers then see a standalone server and
+        retry no write, which the service relies on (the fault tests fail without it)."""
         arguments = [self.command, "--host", "127.0.0.1", "--port", str(self.port)]
         arguments += ["--storage-path", str(self.storage), "--log-level", "WARNING"]
         if self.durable:

@@ -6,18 +6,25 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import pymongo
 import pytest
 import requests
 
+from config.settings import RUNNING_DATABASE_URI_FILE
 from scripts.devserver import Database, free_port
 from tests.conftest import wait_until
+from tests.performance_helpers import interview_body
 
 pytestmark = pytest.mark.slow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STOP_BUDGET_SECONDS = 10
+LOAD_WRITERS = 8
+LOAD_WRITES_PER_WRITER = 2000  # an upper bound: the writers stop once the database is killed
 
 
 def alive(pid):
@@ -148,3 +155,49 @@ def test_make_run_says_another_one_uses_its_data_directory(make_run):
     lines = [line for line in make_run.output().splitlines() if line.startswith("make run:")]
     assert len(lines) == 1, make_run.output()
     assert "another `make run` uses" in lines[0] and "DATA_DIR=" in lines[0]
+
+
+def test_make_run_database_killed_mid_load_keeps_every_acknowledged_write(
+    make_run, record_property
+):
+    make_run.start()
+    database_pid, _ = make_run.wait_for_banner()
+    token = make_run.make("token", timeout=60).stdout.decode().strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    acknowledged, killed = [], threading.Event()
+
+    def write(writer):
+        with requests.Session() as http:
+            for number in range(LOAD_WRITES_PER_WRITER):
+                if killed.is_set():
+                    return
+                body = interview_body(jobTitle=f"writer {writer} #{number}")
+                try:
+                    response = http.post(
+                        f"{make_run.base}/api/interviews", json=body, headers=headers, timeout=5
+                    )
+                except requests.RequestException:  # the service gave up on the dead database
+                    return
+                if response.status_code == 201:
+                    acknowledged.append(response.json()["interview"]["id"])
+
+    with ThreadPoolExecutor(LOAD_WRITERS) as pool:
+        writers = [pool.submit(write, writer) for writer in range(LOAD_WRITERS)]
+        assert wait_until(lambda: len(acknowledged) >= 50, 30)
+        os.kill(database_pid, signal.SIGKILL)  # mid-load, writes in flight
+        time.sleep(0.5)
+        killed.set()
+        for writer in writers:
+            writer.result()
+    make_run.process.wait(timeout=STOP_BUDGET_SECONDS + 5)  # make run stops once its database died
+
+    make_run.start()  # the same data directory
+    make_run.wait_for_banner()
+    uri = (make_run.data_dir / RUNNING_DATABASE_URI_FILE).read_text().strip()
+    with pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000) as client:
+        stored = {
+            str(doc["_id"]) for doc in client.get_database()["interviews"].find({}, {"_id": 1})
+        }
+    lost = set(acknowledged) - stored
+    record_property("acknowledged_writes", len(acknowledged))
+    assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged writes lost"

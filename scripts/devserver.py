@@ -175,6 +175,8 @@ class Database:
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
+        if self.log:
+            output.close()  # the child has its own copy
         wait_for_port(self.port, self.process, timeout)
 
     def stop(self, stop_signal=signal.SIGTERM, timeout=STOP_TIMEOUT):

@@ -50,13 +50,14 @@ def start_database(env, children):
             f"another `make run` uses {data} (its database holds {storage}): stop it, or "
             "start this one with DATA_DIR=<another directory>"
         )
-    storage.mkdir(parents=True, exist_ok=True)
-    database = Database(storage, durable=True, log=data / "db.log")
+    try:
+        database = Database(storage, durable=True, log=data / "db.log")
+    except RuntimeError as error:  # no SecantusDB installed
+        raise StartupError(str(error)) from None
     try:
         database.start()
     except RuntimeError as error:
-        log = data / "db.log"
-        raise StartupError(f"{database.name} did not start ({error}): see {log}") from None
+        raise StartupError(f"{database.name} did not start ({error}): see {database.log}") from None
     finally:
         if database.process:
             children.append(("database", database.process))
@@ -66,6 +67,7 @@ def start_database(env, children):
 
 
 def healthy(url):
+    """Whether `url` answers 200 now."""
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
             return response.status == 200
@@ -89,6 +91,7 @@ def wait_until_healthy(url, server, host, port, timeout=60):
 
 
 def port_taken(port):
+    """The one line for a port someone else listens on."""
     return f"port {port} is in use: stop what listens there, or choose another with PORT=<port>"
 
 

@@ -130,7 +130,8 @@ class Database:
     """A SecantusDB process on a loopback port and on-disk storage, which can stop and restart.
 
     `durable` fsyncs the log on every commit: without it SecantusDB buffers its log in process
-    and a SIGKILL loses the last ~100 ms of acknowledged writes (w:1 and w:majority alike).
+    and a SIGKILL loses the last ~100 ms of acknowledged writes (w:1 and w:majority alike;
+    `j: true` on each write closes the gap too, at a higher cost per write).
     `test_commands` allows `configureFailPoint` (the Rust server always allows it).
     """
 

@@ -2,26 +2,56 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Separate stamps: `make run` installs what running needs, `make test` adds the test tools.
+RUN_STAMP := $(VENV)/.installed-run
+STAMP  := $(VENV)/.installed-dev
+# SecantusDB's Rust server (secantusd-rs) ships in an older wheel: a tool environment of its
+# own keeps the `embedded` extra's pin. scripts/devserver.py prefers it, else secantusd-py.
+RS_VENV  := .venv-rs
+RS_STAMP := $(RS_VENV)/.installed
+RS_WHEEL := SecantusDB==0.6.0b17
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
+PIP    := $(BIN)/python -m pip install --progress-bar on
+DEMO_USER ?= demo
 
-.PHONY: install run test e2e bench stress lint clean
+.PHONY: install run seed token test e2e bench stress lint clean
 
-install: $(STAMP)
+install: $(STAMP) $(RS_STAMP)
 
-$(STAMP): setup.cfg pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,embedded]'
-	touch $(STAMP)
 
-run: $(STAMP)  ## start the service (embedded database unless MONGODB_URI is set)
+$(RUN_STAMP): setup.cfg pyproject.toml constraints.txt | $(VENV)/bin/python
+	@echo "installing the service and the embedded database into $(VENV) (first time: a minute or two)"
+	$(PIP) -c constraints.txt -e '.[embedded]'
+	touch $@
+
+$(STAMP): $(RUN_STAMP)
+	@echo "installing the test tools into $(VENV)"
+	$(PIP) -c constraints.txt -e '.[dev,embedded]'
+	touch $@
+
+# Optional: without it (no wheel for this platform) the servers fall back to secantusd-py.
+$(RS_STAMP):
+	@echo "installing secantusd-rs ($(RS_WHEEL)) into $(RS_VENV)"
+	test -x $(RS_VENV)/bin/python || $(PYTHON) -m venv $(RS_VENV)
+	$(RS_VENV)/bin/python -m pip install --progress-bar on '$(RS_WHEEL)' && touch $@ \
+		|| echo "secantusd-rs unavailable: secantusd-py will be used"
+
+run: $(RUN_STAMP) $(RS_STAMP)  ## start the service (embedded database unless MONGODB_URI is set)
 	exec $(BIN)/python scripts/run.py
 
-test: $(STAMP)  ## run every test, on mongomock and on a SecantusDB wire server
+seed: $(RUN_STAMP)  ## add a demo history for DEMO_USER (demo) to the database `make run` started
+	$(BIN)/flask --app wsgi seed-demo $(DEMO_USER)
+
+token: $(RUN_STAMP)  ## print a development token for DEMO_USER (demo)
+	@$(BIN)/flask --app wsgi issue-token $(DEMO_USER)
+
+test: $(STAMP) $(RS_STAMP)  ## run every test, on mongomock and on a SecantusDB wire server
 	$(BIN)/python -m pytest
 
-e2e: $(STAMP)  ## nginx → gunicorn → embedded database on loopback ports, then tests/e2e
+e2e: $(STAMP) $(RS_STAMP)  ## nginx → gunicorn → embedded database on loopback ports, then tests/e2e
 	command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx \
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y nginx; }
 	E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e
@@ -30,7 +60,7 @@ bench: $(STAMP)  ## service vs plain Flask + pymongo under gunicorn, driven by w
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)"; exit 1; }
 	$(BIN)/python -m bench.run
 
-stress: $(STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis, integrity races
+stress: $(STAMP) $(RS_STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis, integrity races
 	$(BIN)/python -m pytest -m stress
 
 lint: $(STAMP)
@@ -38,4 +68,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(RS_VENV) var .pytest_cache .ruff_cache *.egg-info

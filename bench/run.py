@@ -14,8 +14,6 @@ import platform
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +29,7 @@ from bson import ObjectId
 
 from bench import baseline as baseline_module
 from interview_service.auth import issue_token
+from scripts.devserver import Database, free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -163,12 +162,6 @@ def template(path):
     return re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_until(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -178,25 +171,12 @@ def wait_until(predicate, timeout, what):
     sys.exit(f"{what} not ready within {timeout}s")
 
 
-def listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
 def start_database(workdir):
     """SecantusDB on a free port with storage under `workdir`; returns (process, its uri)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "secantusd-py"), "--host", "127.0.0.1", "--port", str(port)]
-        + ["--storage-path", str(workdir / "db"), "--log-level", "WARNING"],
-        stdout=open(workdir / "db.log", "wb"),
-        stderr=subprocess.STDOUT,
-    )
-    wait_until(lambda: listening(port), 60, "SecantusDB")
-    return process, f"mongodb://127.0.0.1:{port}"
+    database = Database(workdir / "db", log=workdir / "db.log")
+    database.start()
+    print(f"database: {database.name}", flush=True)
+    return database.process, database.uri
 
 
 def database_uri(base, name):
@@ -243,15 +223,6 @@ def start_server(name, wsgi_app, uri, workdir):
 
     wait_until(healthy, 60, name)
     return server
-
-
-def stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def discover_routes(server, app):

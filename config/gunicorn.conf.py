@@ -42,7 +42,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-# gunicorn's own lines (boot, worker exits, timeouts) as JSON too, like the app's.
+# gunicorn's own lines (boot, worker exits, timeouts) as JSON (or LOG_FORMAT) like the app's.
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -64,13 +64,7 @@ logconfig_dict = {
         }
     },
     "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "{levelname}{name}{message}{process}",
-            "style": "{",
-            "rename_fields": {"levelname": "level", "name": "logger"},
-            "timestamp": "time",
-        }
+        "json": {"()": "interview_service.observability.gunicorn_formatter"},  # or LOG_FORMAT
     },
 }
 

@@ -1,6 +1,14 @@
 """Settings classes: defaults here, each overridable by the environment variable of that name."""
 
 import os
+from pathlib import Path
+
+# `make run` writes the URI of the database it started here, for commands run beside it.
+RUNNING_DATABASE_URI_FILE = "mongodb.uri"
+
+
+class ConfigError(RuntimeError):
+    """A setting the service cannot run with; its message is the one line an operator sees."""
 
 
 def env_str(name, default=None):
@@ -73,6 +81,7 @@ class Config:
     MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 20_000)
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+    LOG_FORMAT = env_str("LOG_FORMAT", "json")  # text, json, or auto: text on a terminal
 
     # Feedback generation: any OpenAI-compatible chat-completions API; none when neither the
     # base URL nor the key is set (the generate routes then answer 503).
@@ -110,10 +119,21 @@ class Config:
         """Refuse unsafe settings; the base class accepts anything."""
 
 
+def running_database_uri():
+    """The URI `make run` wrote under DATA_DIR (var/) for the database it started, if any."""
+    data = Path(env_str("DATA_DIR", Path(__file__).resolve().parent.parent / "var"))
+    try:
+        return (data / RUNNING_DATABASE_URI_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
 class Development(Config):
     """Local development (`make run` starts the embedded database and runs init-db first)."""
 
     ENV_NAME = "development"
+    MONGODB_URI = env_str("MONGODB_URI") or running_database_uri() or Config.MONGODB_URI
+    LOG_FORMAT = env_str("LOG_FORMAT", "auto")
     JWT_SECRET = env_str("JWT_SECRET", "dev-secret-change-me-0123456789abcdef")
 
 
@@ -145,15 +165,15 @@ class Production(Config):
     def check(cls):
         """Refuse to start without a token verifier or with a wildcard CORS origin."""
         if not (cls.JWT_SECRET or cls.JWT_JWKS_URL):
-            raise RuntimeError("Production needs JWT_SECRET or JWT_JWKS_URL")
+            raise ConfigError("Production needs JWT_SECRET or JWT_JWKS_URL")
         if cls.JWT_SECRET and len(cls.JWT_SECRET) < 32:
-            raise RuntimeError("JWT_SECRET must be at least 32 characters")
+            raise ConfigError("JWT_SECRET must be at least 32 characters")
         if not cls.CORS_ORIGINS or any("*" in origin for origin in cls.CORS_ORIGINS):
-            raise RuntimeError("CORS_ORIGINS must list explicit origins, not a wildcard")
+            raise ConfigError("CORS_ORIGINS must list explicit origins, not a wildcard")
         if not env_str("MONGODB_URI"):
-            raise RuntimeError("Production needs MONGODB_URI")
+            raise ConfigError("Production needs MONGODB_URI")
         if cls.LLM_TIMEOUT >= env_float("GUNICORN_TIMEOUT", 30):
-            raise RuntimeError("LLM_TIMEOUT must be below GUNICORN_TIMEOUT")
+            raise ConfigError("LLM_TIMEOUT must be below GUNICORN_TIMEOUT")
 
 
 ENVIRONMENTS = {"development": Development, "testing": Testing, "production": Production}
@@ -165,4 +185,4 @@ def settings_for(name=None):
     try:
         return ENVIRONMENTS[name]
     except KeyError:
-        raise RuntimeError(f"APP_ENV must be one of {sorted(ENVIRONMENTS)}, not {name!r}") from None
+        raise ConfigError(f"APP_ENV must be one of {sorted(ENVIRONMENTS)}, not {name!r}") from None

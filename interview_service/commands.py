@@ -1,14 +1,55 @@
 """Operator commands, run as `flask --app wsgi <command>`."""
 
+import contextlib
+import functools
+import sys
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from pymongo.errors import ConnectionFailure
 
 from interview_service import auth, db
 
 
+@contextlib.contextmanager
+def running_count(label):
+    """A progress callback adding to a count shown on stderr when it is a terminal."""
+    done = 0
+    terminal = sys.stderr.isatty()
+
+    def add(count):
+        nonlocal done
+        done += count
+        if terminal:
+            click.echo(f"\r{label}: {done}", nl=False, err=True)
+
+    yield add
+    if terminal and done:
+        click.echo(err=True)
+
+
+def database_command(function):
+    """`with_appcontext`, and an unreachable database as one line instead of a traceback."""
+
+    @functools.wraps(function)
+    @with_appcontext
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ConnectionFailure as error:
+            uri = db.redacted(current_app.config["MONGODB_URI"])
+            reason = str(error).split(" (configured timeouts")[0].split(", Timeout:")[0]
+            raise click.ClickException(
+                f"database unreachable at {uri} ({reason}): is `make run` running, "
+                "or MONGODB_URI set?"
+            ) from None
+
+    return run
+
+
 @click.command("init-db")
-@with_appcontext
+@database_command
 def init_db():
     """Create every index the documents declare."""
     from interview_service import DOCUMENTS
@@ -29,7 +70,7 @@ def issue_token(user_id, hours):
 
 
 @click.command("expire-sessions")
-@with_appcontext
+@database_command
 def expire_sessions():
     """Mark in-progress sessions idle longer than SESSION_IDLE_TIMEOUT as abandoned."""
     from interview_service.sessions.service import expire_idle_sessions
@@ -47,7 +88,7 @@ def expire_sessions():
     help="Remove sessions created more than DAYS days ago (at least 1).",
 )
 @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
-@with_appcontext
+@database_command
 def purge(days, dry_run):
     """Remove old sessions with their transcripts, reports and résumé text (data retention).
 
@@ -60,8 +101,9 @@ def purge(days, dry_run):
     from interview_service.times import now
 
     cutoff = now() - timedelta(days=days)
-    counts = purge_older_than(cutoff, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
+    with running_count(f"sessions {verb}") as progress:
+        counts = purge_older_than(cutoff, dry_run=dry_run, progress=progress)
     click.echo(
         f"{verb} sessions: {counts['sessions']}, conversations: {counts['conversations']}, "
         f"reports: {counts['reports']} (created before {cutoff:%Y-%m-%dT%H:%M:%SZ})"
@@ -129,7 +171,7 @@ def _ranges(numbers):
     help="Completed interviews (with performances) to add.",
 )
 @click.option("--seed", type=int, help="Random seed, for a reproducible history.")
-@with_appcontext
+@database_command
 def seed_demo(user, count, seed):
     """Add a realistic demo history for USER (additive: each run adds another one).
 
@@ -144,7 +186,11 @@ def seed_demo(user, count, seed):
 
     if not user.strip():
         raise click.BadParameter("must not be blank", param_hint="USER")
-    made = demo.seed_demo(user, count, random.Random(seed))
+    bar = click.progressbar(
+        length=count, label="completed interviews", file=sys.stderr, hidden=not sys.stderr.isatty()
+    )
+    with bar:
+        made = demo.seed_demo(user, count, random.Random(seed), progress=bar.update)
     click.echo(
         f"created for {user}: {made['interviews']} interviews "
         f"({made['performances']} completed with performances, "

@@ -1,7 +1,13 @@
 """MongoEngine connection (lazy and fork-safe), index creation and the readiness ping."""
 
+import re
+
 import mongoengine
 from mongoengine.connection import get_db
+from pymongo.errors import ConfigurationError
+from pymongo.uri_parser import parse_uri
+
+from config import ConfigError
 
 ALIAS = mongoengine.DEFAULT_CONNECTION_NAME
 
@@ -26,6 +32,7 @@ def init_app(app):
     """Register the connection for this app (replacing any earlier one in the process)."""
     uri = app.config["MONGODB_URI"]
     options = client_options(app.config)
+    check_uri(uri)
     if uri.startswith("mongomock://"):
         import mongomock  # test-only dependency, imported only when asked for
 
@@ -37,6 +44,21 @@ def init_app(app):
         }
     mongoengine.disconnect(ALIAS)
     mongoengine.connect(host=uri, alias=ALIAS, **options)
+
+
+def check_uri(uri):
+    """ConfigError unless `uri` is a MongoDB connection string (SRV names are resolved later)."""
+    if uri.startswith(("mongodb+srv://", "mongomock://")):
+        return
+    try:
+        parse_uri(uri, warn=True)  # unknown options only warn, as in MongoClient
+    except (ConfigurationError, ValueError) as error:
+        raise ConfigError(f"MONGODB_URI is not a valid MongoDB URI: {error}") from None
+
+
+def redacted(uri):
+    """`uri` without its password, for messages."""
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", uri)
 
 
 def database():

@@ -20,6 +20,8 @@ from prometheus_client import (
 )
 from pythonjsonlogger.json import JsonFormatter
 
+from config import ConfigError, settings_for
+
 REQUEST_ID_HEADER = "X-Request-ID"
 # What we accept from a client or proxy as a request id (nginx's $request_id is 32 hex digits);
 # anything else is replaced, so a log line can never be forged through this header.
@@ -70,14 +72,61 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
-def json_formatter():
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+LOG_FORMATS = {"text", "json", "auto"}
+ERROR_MAX_CHARS = 300
+
+
+class PlainJsonFormatter(JsonFormatter):
+    """JSON lines with terminal colour codes removed from every text value."""
+
+    def process_log_record(self, log_data):
+        return {
+            key: ANSI_ESCAPE.sub("", value) if isinstance(value, str) else value
+            for key, value in log_data.items()
+        }
+
+
+def json_formatter(fields="{levelname}{name}{message}"):
     """One JSON object per line: time (UTC, ISO 8601), level, logger, message, extras."""
-    return JsonFormatter(
-        "{levelname}{name}{message}",
+    return PlainJsonFormatter(
+        fields,
         style="{",
         rename_fields={"levelname": "level", "name": "logger"},
         timestamp="time",
     )
+
+
+class TextFormatter(logging.Formatter):
+    """One readable line for a terminal: time, level, logger, message, then the request's facts."""
+
+    FIELDS = ("duration_ms", "error", "request_id")
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+
+    def format(self, record):
+        facts = [f"{name}={getattr(record, name)}" for name in self.FIELDS if hasattr(record, name)]
+        return " ".join([super().format(record), *facts])
+
+
+def log_format(configured):
+    """`text` or `json` for LOG_FORMAT; `auto` (development's default) is text on a terminal."""
+    if configured not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of text, json or auto, not {configured!r}")
+    if configured == "auto":
+        return "text" if sys.stderr.isatty() else "json"
+    return configured
+
+
+def formatter_for(configured, json_fields="{levelname}{name}{message}"):
+    """The formatter of LOG_FORMAT `configured`."""
+    return TextFormatter() if log_format(configured) == "text" else json_formatter(json_fields)
+
+
+def gunicorn_formatter():
+    """gunicorn's own lines (config/gunicorn.conf.py) in the format of the app's lines."""
+    return formatter_for(settings_for().LOG_FORMAT, "{levelname}{name}{message}{process}")
 
 
 class JsonLogHandler(logging.StreamHandler):
@@ -85,12 +134,13 @@ class JsonLogHandler(logging.StreamHandler):
 
 
 def init_logging(app):
-    """Log JSON lines to stderr at LOG_LEVEL (the root logger, so libraries' records too)."""
+    """Log lines (JSON or text, LOG_FORMAT) to stderr at LOG_LEVEL (the root logger, so
+    libraries' records too)."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, JsonLogHandler)]:
         root.removeHandler(handler)
     handler = JsonLogHandler(sys.stderr)
-    handler.setFormatter(json_formatter())
+    handler.setFormatter(formatter_for(app.config["LOG_FORMAT"]))
     handler.addFilter(RequestContextFilter())
     root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"].upper())
@@ -126,11 +176,26 @@ def init_app(app):
         # g.user_id is set only once a token has verified: an unverified claim is never logged.
         if g.get("user_id"):
             fields["user"] = user_hash(g.user_id)
+        if 400 <= response.status_code < 500:
+            fields["error"] = client_error(response)
         request_log.info("%s %s %s", request.method, endpoint, response.status_code, extra=fields)
         if metrics_enabled:
             REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
             LATENCY.labels(request.method, endpoint).observe(duration)
         return response
+
+
+def client_error(response):
+    """Why a 4xx was answered: the error body's message, and the fields it names."""
+    body = response.get_json(silent=True) if response.is_json else None
+    if not isinstance(body, dict):
+        return response.status
+    message = str(body.get("message") or response.status)
+    errors = body.get("errors")
+    if isinstance(errors, dict) and errors:
+        message += f" ({', '.join(sorted(map(str, errors)))})"
+    # Field names come from the client: one printable line, bounded.
+    return "".join(char if char.isprintable() else "?" for char in message)[:ERROR_MAX_CHARS]
 
 
 def incoming_request_id():

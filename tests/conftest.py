@@ -1,30 +1,20 @@
 """Fixture chain: database tier → app → client → users; the API tests run on every tier."""
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
+import signal
 import time
 import uuid
-from pathlib import Path
 
 import pymongo
 import pytest
 
 from interview_service import auth, create_app, db
+from scripts.devserver import Database, secantus_server
 
 WIRE_OPTIONS = "directConnection=true&serverMonitoringMode=poll&heartbeatFrequencyMS=500"
 
 # tests/e2e needs nginx and starts the whole deployment: `make e2e` runs it (with E2E=1).
 collect_ignore = [] if os.environ.get("E2E") else ["e2e"]
-
-
-def free_port():
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(predicate, timeout, interval=0.1):
@@ -37,60 +27,24 @@ def wait_until(predicate, timeout, interval=0.1):
     return False
 
 
-def wait_for_port(port, process, timeout=30):
-    """Block until something accepts on `port`; fail if `process` dies first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listened on port {port} within {timeout}s")
-
-
-def secantus_command():
-    """The SecantusDB daemon of this environment (the `embedded` extra)."""
-    found = shutil.which("secantusd-py", path=str(Path(sys.executable).parent)) or shutil.which(
-        "secantusd-py"
-    )
-    if not found:
-        raise RuntimeError("secantusd-py not found: install the `embedded` extra (make test does)")
-    return found
+def pytest_report_header(config):
+    """Which SecantusDB server the wire tier runs on."""
+    try:
+        name, path = secantus_server()
+    except RuntimeError as error:
+        return f"wire tier: {error}"
+    return f"wire tier: {name} ({path})"
 
 
 @pytest.fixture(scope="session")
 def wire_server(tmp_path_factory):
     """A SecantusDB process for the whole test session; yields its base URI."""
-    port = free_port()
-    storage = tmp_path_factory.mktemp("secantus")
-    process = subprocess.Popen(
-        [
-            secantus_command(),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--storage-path",
-            str(storage),
-            "--enable-test-commands",
-            "--log-level",
-            "WARNING",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    database = Database(tmp_path_factory.mktemp("secantus"), test_commands=True)
     try:
-        wait_for_port(port, process)
-        yield {"port": port, "uri": f"mongodb://127.0.0.1:{port}", "process": process}
+        database.start()
+        yield {"port": database.port, "uri": database.uri, "process": database.process}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        database.stop()
 
 
 TIERS = [
@@ -215,47 +169,10 @@ def bob(headers_for):
     return headers_for("bob")
 
 
-# SecantusDB buffers its log in process: without this flag a SIGKILL loses the writes of the
-# last ~100 ms even though they were acknowledged (w:1 and, unlike mongod, w:majority too).
-# `j: true` on each write closes the gap as well, at several times the cost per write.
-DURABLE_FLAGS = ["--sync-on-commit"]
-
-
-class DatabaseProcess:
-    """A SecantusDB process on a fixed port and on-disk storage, which can stop and restart."""
-
-    def __init__(self, command, storage):
-        self.command = command
-        self.storage = storage
-        self.port = free_port()
-        self.process = None
-
-    @property
-    def uri(self):
-        return f"mongodb://127.0.0.1:{self.port}"
-
-    def start(self):
-        """Start (or restart) on the same port and storage; return once it listens."""
-        self.process = subprocess.Popen(
-            [self.command, "--host", "127.0.0.1", "--port", str(self.port)]
-            + ["--storage-path", str(self.storage), *DURABLE_FLAGS],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, self.process)
-
-    def stop(self, stop_signal):
-        """Stop with `stop_signal` and wait for the process to exit."""
-        self.process.send_signal(stop_signal)
-        self.process.wait(timeout=30)
-
-
 @pytest.fixture
 def own_database(tmp_path):
     """A database process of this test alone; killed afterwards whatever happened."""
-    database = DatabaseProcess(secantus_command(), tmp_path / "db")
+    database = Database(tmp_path / "db", durable=True)
     database.start()
     yield database
-    if database.process.poll() is None:
-        database.process.kill()
-        database.process.wait()
+    database.stop(signal.SIGKILL)

@@ -10,7 +10,8 @@ from werkzeug.exceptions import default_exceptions
 
 from config import Production
 from interview_service import create_app, db
-from tests.conftest import free_port, make_app
+from scripts.devserver import free_port
+from tests.conftest import make_app
 
 ERROR_KEYS = {"success", "code", "status", "type", "message", "error"}
 

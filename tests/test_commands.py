@@ -1,15 +1,23 @@
 """Operator commands: purge (retention) and seed-demo, and every command's --help."""
 
+import os
+import random
 import re
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from config.settings import RUNNING_DATABASE_URI_FILE
+from interview_service.account import demo
 from interview_service.commands import COMMANDS
 from interview_service.performance.models import Interview, Performance
 from interview_service.sessions.models import Message, Report
 from interview_service.sessions.models import Session as SessionDocument
-from interview_service.sessions.service import now
+from interview_service.sessions.service import now, purge_older_than
+from scripts.devserver import ROOT, free_port
 from tests.account_helpers import add_messages, add_report, create_session, history
 
 
@@ -207,3 +215,75 @@ def test_seed_demo_help_says_it_is_additive(runner):
     assert "USER" in result.output
     assert "--count" in result.output
     assert "additive" in result.output
+
+
+# --- the database the commands reach ------------------------------------------------------
+
+
+def flask_cli(*args, **env):
+    """`flask --app wsgi …` in a process of its own, with `env` over a development environment."""
+    environment = {**os.environ, "APP_ENV": "development"}
+    environment.pop("MONGODB_URI", None)
+    environment.update(env)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("command", ["init-db", "expire-sessions", "seed-demo demo"])
+def test_commands_on_an_unreachable_database_say_so_in_one_line(command):
+    uri = f"mongodb://127.0.0.1:{free_port()}/down"
+    result = flask_cli(*command.split(), MONGODB_URI=uri, MONGODB_SERVER_SELECTION_TIMEOUT_MS="300")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: database unreachable at {uri} ({uri.split('/')[2]}: [Errno 111] "
+        "Connection refused): is `make run` running, or MONGODB_URI set?"
+    ]
+
+
+@pytest.mark.parametrize("uri", ["redis://127.0.0.1:6379", "mongodb://a:b:c@host", "nonsense"])
+def test_commands_with_an_invalid_database_uri_say_so_in_one_line(uri):
+    result = flask_cli("init-db", MONGODB_URI=uri)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interview-service: MONGODB_URI is not a valid")
+
+
+def test_commands_reach_the_database_make_run_wrote_down(tmp_path):
+    port = free_port()
+    (tmp_path / RUNNING_DATABASE_URI_FILE).write_text(f"mongodb://127.0.0.1:{port}/dev\n")
+    result = flask_cli("init-db", DATA_DIR=str(tmp_path), MONGODB_SERVER_SELECTION_TIMEOUT_MS="300")
+    assert result.returncode == 1
+    assert f"database unreachable at mongodb://127.0.0.1:{port}/dev " in result.stderr
+
+
+def test_database_errors_never_show_the_password():
+    result = flask_cli(
+        "init-db",
+        MONGODB_URI=f"mongodb://admin:s3cret@127.0.0.1:{free_port()}/x",
+        MONGODB_SERVER_SELECTION_TIMEOUT_MS="300",
+    )
+    assert "admin:***@" in result.stderr and "s3cret" not in result.stderr
+
+
+# --- progress on long work ----------------------------------------------------------------
+
+
+def test_seed_demo_reports_progress_per_interview(app):
+    calls = []
+    demo.seed_demo("paula", 5, random.Random(1), progress=calls.append)
+    assert calls == [1] * 5
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["purge", "dry-run"])
+def test_purge_reports_progress_over_every_session(client, alice, dry_run):
+    old_and_new(client, alice)
+    calls = []
+    counts = purge_older_than(now() - timedelta(days=30), dry_run=dry_run, progress=calls.append)
+    assert counts["sessions"] == 2
+    assert sum(calls) == 2

@@ -11,7 +11,8 @@ import pytest
 from interview_service import db
 from interview_service.errors import RETRY_AFTER_SECONDS
 from interview_service.observability import user_hash
-from tests.conftest import bearer, free_port, make_app
+from scripts.devserver import free_port
+from tests.conftest import bearer, make_app
 
 LIMITED = "/api/openapi.json"  # any route outside the ops blueprint is limited
 

@@ -9,10 +9,12 @@ import re
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from config import ConfigError, Development, Production, Testing
 from interview_service import db
 from interview_service.auth import current_user, issue_token
-from interview_service.observability import JsonLogHandler
-from tests.conftest import free_port, make_app
+from interview_service.observability import JsonLogHandler, log_format
+from scripts.devserver import free_port
+from tests.conftest import make_app
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -270,3 +272,58 @@ def test_metrics_disabled_answers_404(db_uri):
     db.disconnect()
     assert response.status_code == 404
     assert response.get_json()["success"] is False
+
+
+# --- LOG_FORMAT ---------------------------------------------------------------------------
+
+
+def test_request_log_line_of_a_4xx_says_why(test_app, log_capture):
+    test_app.test_client().post("/api/sessions", json={"bogus": 1})
+    test_app.test_client().get("/api/performance-stats")
+    validation, unauthorized = request_lines(log_capture)
+    assert validation["status"] == 422
+    assert validation["error"] == "Validation failed (bogus, config)"
+    assert unauthorized["error"] == "Missing bearer token"
+
+
+def test_request_log_line_of_a_2xx_has_no_error(test_app, log_capture):
+    test_app.test_client().get("/healthz")
+    [line] = request_lines(log_capture)
+    assert "error" not in line
+
+
+def test_json_log_lines_carry_no_terminal_colour_codes(test_app, log_capture):
+    logging.getLogger("some.library").warning("\x1b[31mred\x1b[0m and \x1b[1;32mbold green\x1b[0m")
+    [line] = log_capture.lines("some.library")
+    assert line["message"] == "red and bold green"
+
+
+def test_text_log_format_writes_readable_lines(db_uri):
+    application = make_app(db_uri, LOG_FORMAT="text")
+    capture = LogCapture()
+    capture.attach()
+    try:
+        application.test_client().get("/api/performance-stats")
+    finally:
+        capture.detach()
+        db.disconnect()
+    [line] = [line for line in capture.stream.getvalue().splitlines() if "requests" in line]
+    assert not line.startswith("{")
+    assert "INFO    interview_service.requests: GET /api/performance-stats 401" in line
+    assert "error=Missing bearer token" in line
+
+
+@pytest.mark.parametrize("terminal, expected", [(True, "text"), (False, "json")])
+def test_auto_log_format_is_text_only_on_a_terminal(monkeypatch, terminal, expected):
+    monkeypatch.setattr("sys.stderr.isatty", lambda: terminal, raising=False)
+    assert log_format("auto") == expected
+
+
+def test_log_format_defaults_to_auto_in_development_and_json_elsewhere():
+    assert Development.LOG_FORMAT == "auto"
+    assert Production.LOG_FORMAT == "json" and Testing.LOG_FORMAT == "json"
+
+
+def test_unknown_log_format_is_refused():
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        make_app("mongomock://localhost/x", LOG_FORMAT="yaml")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port, wait_until
+from scripts.devserver import free_port
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow
 

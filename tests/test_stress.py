@@ -16,7 +16,8 @@ import pytest
 import requests
 
 from interview_service import auth
-from tests.conftest import WIRE_OPTIONS, bearer, free_port, wait_until
+from scripts.devserver import free_port
+from tests.conftest import WIRE_OPTIONS, bearer, wait_until
 
 pytestmark = [pytest.mark.stress, pytest.mark.wire]
 

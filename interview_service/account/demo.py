@@ -65,15 +65,20 @@ QUESTIONS = (
 )  # fmt: skip
 
 
-def seed_demo(user, count, rng=None, now=None):
+def seed_demo(user, count, rng=None, now=None, progress=None):
     """Create `count` completed interviews (plus one in progress and one ready) over recent
     months, and two agent sessions (one completed with a report, one abandoned).
 
-    Returns what was created: counts and the time span of the history.
+    `progress(1)` is called after each completed interview. Returns what was created: counts
+    and the time span of the history.
     """
     rng = rng or random.Random()
     now = now or times.now()
-    completed = [_completed_interview(user, number, count, rng, now) for number in range(count)]
+    completed = []
+    for number in range(count):
+        completed.append(_completed_interview(user, number, count, rng, now))
+        if progress:
+            progress(1)
     track = rng.choice(TRACKS)
     started = _interview(user, track, rng, now - timedelta(days=1))
     performance_service.start_interview(user, str(started.id), "in-progress")

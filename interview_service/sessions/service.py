@@ -235,15 +235,21 @@ def delete_user(user):
     return _delete_all(Session.objects.owned_by(user))
 
 
-def purge_older_than(moment, dry_run=False):
+def _no_progress(done):
+    """Progress reports nobody asked for."""
+
+
+def purge_older_than(moment, dry_run=False, progress=_no_progress):
     """Delete sessions created before `moment` (any owner) with their transcripts, reports and
-    résumé text; return the counts (what would go, with `dry_run`)."""
+    résumé text; return the counts (what would go, with `dry_run`). `progress(n)` is called
+    after each batch of `n` sessions."""
     old = Session.objects.created_before(moment)
     if not dry_run:
-        return _delete_all(old)
+        return _delete_all(old, progress)
     counts = _no_counts()
     for batch in _batches(old.no_cache().scalar("session_id", "id")):
         counts["sessions"] += len(batch)
+        progress(len(batch))
         counts["conversations"] += Message.objects.of_sessions(batch).count()
         counts["reports"] += Report.objects.of_sessions(batch).count()
     return counts
@@ -265,7 +271,7 @@ def _batches(items):
         yield batch
 
 
-def _delete_all(sessions):
+def _delete_all(sessions, progress=_no_progress):
     """Delete the sessions of a queryset and their children, a batch at a time.
 
     Children go before their session, so a crash midway leaves sessions that a rerun still
@@ -278,6 +284,7 @@ def _delete_all(sessions):
         counts["reports"] += Report.objects.of_sessions(batch).delete()
         counts["sessions"] += Session.objects(id__in=[ref for _, ref in batch]).delete()
         counts["conversations"] += Message.objects.of_sessions(batch).delete()
+        progress(len(batch))
     return counts
 
 

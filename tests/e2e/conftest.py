@@ -4,7 +4,6 @@ SecantusDB, each a real process on a loopback port. `make e2e` runs these tests 
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port
+from scripts.devserver import free_port, stop
 from tests.feedback_helpers import FakeProvider
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,17 +149,6 @@ def start(command, log_path, **kwargs):
         start_new_session=True,
         **kwargs,
     )
-
-
-def stop(process, timeout=20):
-    """SIGTERM (graceful for gunicorn and nginx), then SIGKILL if it lingers."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def wait_until_healthy(url, process, log_path, timeout=60, healthy=(200,)):

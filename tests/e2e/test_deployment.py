@@ -15,7 +15,7 @@ import requests
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import free_port
+from scripts.devserver import free_port
 from tests.e2e.conftest import SPA_ORIGIN, nginx_arguments, render_nginx
 
 pytestmark = pytest.mark.e2e

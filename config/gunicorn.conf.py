@@ -73,6 +73,8 @@ logconfig_dict = {
 _created_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 if _created_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="interview-service-metrics-")
+# Now, not in on_starting: the log formatter above imports the app's metrics, which need it.
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 
 class DeadlineSocket:
@@ -136,9 +138,7 @@ def post_request(worker, req, environ, resp):
 
 def on_starting(server):
     """Start from empty metric files: values left by an earlier run would be added in."""
-    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
+    for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
         stale.unlink()
 
 

@@ -21,8 +21,11 @@ BIN = Path(sys.executable).parent
 # The Rust server comes from an older SecantusDB wheel, so it lives in a tool environment of
 # its own (`make` installs it) and the `embedded` extra keeps its pin.
 RS_BIN = ROOT / ".venv-rs" / "bin"
-# SECANTUS_SERVER=secantusd-py (or secantusd-rs) picks one; by default the first one found.
-SERVER_NAMES = ("secantusd-rs", "secantusd-py")
+# SECANTUS_SERVER=secantusd-rs (or secantusd-py) picks one; by default the first one found.
+# secantusd-py first: the faster secantusd-rs (0.6.0b17) keeps a document in a partial unique
+# index after an update moves it out of the filter, so a session's second feedback generation
+# would answer 409 forever there.
+SERVER_NAMES = ("secantusd-py", "secantusd-rs")
 STOP_TIMEOUT = 10
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -99,7 +102,8 @@ def kill(process):
 
 
 def secantus_server(name=None):
-    """(name, path) of the SecantusDB daemon to run: `name`, SECANTUS_SERVER, else the fastest."""
+    """(name, path) of the SecantusDB daemon to run: `name`, SECANTUS_SERVER, else the first of
+    SERVER_NAMES found."""
     wanted = name or os.environ.get("SECANTUS_SERVER")
     for candidate in [wanted] if wanted else SERVER_NAMES:
         found = shutil.which(candidate, path=f"{BIN}{os.pathsep}{RS_BIN}") or shutil.which(

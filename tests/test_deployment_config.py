@@ -43,7 +43,7 @@ def test_gunicorn_reads_workers_threads_and_bind_from_the_environment(monkeypatc
 
 def test_gunicorn_start_clears_stale_metric_files(monkeypatch, tmp_path):
     settings = load_gunicorn_config(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "m"))
-    (tmp_path / "m").mkdir()
+    assert (tmp_path / "m").is_dir()  # made on load: the log formatter imports the metrics
     (tmp_path / "m" / "counter_123.db").write_bytes(b"old")
     settings["on_starting"](None)
     assert list((tmp_path / "m").iterdir()) == []

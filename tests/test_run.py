@@ -163,7 +163,7 @@ def test_make_run_database_killed_mid_load_keeps_every_acknowledged_write(
     make_run, record_property
 ):
     make_run.start()
-    database_pid, _ = make_run.wait_for_banner()
+    database_pid, *_ = make_run.wait_for_banner()
     token = make_run.make("token", timeout=60).stdout.decode().strip()
     headers = {"Authorization": f"Bearer {token}"}
     acknowledged, killed = [], threading.Event()

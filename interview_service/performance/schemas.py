@@ -1,6 +1,6 @@
 """Request and response schemas of the performance blueprint (JSON keys are camelCase)."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
@@ -11,7 +11,7 @@ from interview_service.performance.models import (
     INTERVIEW_TYPES,
     search_tokens,
 )
-from interview_service.schemas import PageArgsSchema, PageSchema, ResponseSchema
+from interview_service.schemas import Cursor, PageArgsSchema, PageSchema, ResponseSchema
 
 OBJECT_ID = validate.Regexp(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id")
 NAME = validate.Length(min=1, max=200)
@@ -252,6 +252,14 @@ class PerformanceListArgsSchema(PerformanceFilterArgsSchema, PageArgsSchema):
     """Filters, `sort` and cursor paging of the performance list."""
 
     sort = fields.String(load_default="-completedAt", validate=validate.OneOf(SORTS))
+    cursor = Cursor(datetime, int, float)
+
+    @validates_schema
+    def cursor_of_this_sort(self, data, **kwargs):
+        """A cursor made for another sort names a key that would not compare."""
+        by_date = data.get("sort", "").lstrip("-") == "completedAt"
+        if "cursor" in data and isinstance(data["cursor"][0], datetime) != by_date:
+            raise ma.ValidationError("Invalid cursor for this sort", "cursor")
 
 
 class PerformanceExportArgsSchema(PerformanceFilterArgsSchema):

@@ -5,6 +5,7 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pymongo
 from flask import current_app
@@ -116,7 +117,7 @@ def list_sessions(user, status=None, limit=20, cursor=None):
     if user is None:
         raise Unauthorized("Missing bearer token")
     sessions = Session.objects.owned_by(user).with_status(status).exclude("resume.content")
-    return paginate(sessions, limit, cursor)
+    return paginate(sessions, limit, cursor, read=partial(db.read_raw, Session))
 
 
 def delete_session(session_id, user):
@@ -343,9 +344,19 @@ def list_messages(session_id, user, after=None, limit=20, cursor=None):
     """A page of the transcript in order, after messageIndex `after` or `cursor`."""
     session = get_session(session_id, user)
     messages = Message.objects.of_session(session.session_id)
+    if after is not None and cursor is not None:
+        # One bound on the index, the tighter: two would make a top-level `$and` (a scan).
+        after, cursor = (after, None) if after >= cursor[0] else (None, cursor)
     if after is not None:
         messages = messages.filter(message_index__gt=after)
-    return paginate(messages, limit, cursor, key="message_index", descending=False)
+    return paginate(
+        messages,
+        limit,
+        cursor,
+        key="message_index",
+        descending=False,
+        read=partial(db.read_raw, Message),
+    )
 
 
 # --- ending -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install run test e2e bench stress lint clean
+.PHONY: install run test e2e bench bench-quick stress lint clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ e2e: $(STAMP)  ## nginx → gunicorn → embedded database on loopback ports, th
 bench: $(STAMP)  ## service vs plain Flask + pymongo under gunicorn, driven by wrk; writes docs/benchmarks.md
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)"; exit 1; }
 	$(BIN)/python -m bench.run
+
+bench-quick: $(STAMP)  ## every bench target at reduced size, under 3 minutes; writes docs/benchmarks-quick.md
+	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)"; exit 1; }
+	BENCH_QUICK=1 $(BIN)/python -m bench.run
 
 stress: $(STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis
 	$(BIN)/python -m pytest -m stress

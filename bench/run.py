@@ -641,7 +641,8 @@ def write_report(results, bare_ms, memory, started):
     lines = [
         "# Benchmarks",
         "",
-        f"Measured {started:%Y-%m-%d %H:%M} UTC by `make bench` (bench/run.py): wrk against the",
+        f"Measured {started:%Y-%m-%d %H:%M} UTC by `make {'bench-quick' if QUICK else 'bench'}`"
+        " (bench/run.py): wrk against the",
         "service and a plain Flask + pymongo baseline (bench/baseline.py), both under",
         "config/gunicorn.conf.py on loopback, each on its own database (same data, its own",
         f"indexes) of one {database_version()} process. The service runs with its rate limiter",

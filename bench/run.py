@@ -296,7 +296,11 @@ def start_server(name, wsgi_app, uri, workdir):
         except requests.RequestException:  # not listening yet, or too busy starting
             return False
 
-    wait_until(healthy, 60, name)
+    try:
+        wait_until(healthy, 60, name)
+    except BaseException:  # never healthy (wait_until exits): do not leave it running
+        stop(process)
+        raise
     return server
 
 

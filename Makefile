@@ -14,7 +14,7 @@ SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 PIP    := $(BIN)/python -m pip install --progress-bar on
 DEMO_USER ?= demo
 
-.PHONY: install run seed token test e2e bench stress lint clean
+.PHONY: install run seed token test e2e bench bench-quick stress lint clean
 
 install: $(STAMP) $(RS_STAMP)
 
@@ -56,9 +56,13 @@ e2e: $(STAMP) $(RS_STAMP)  ## nginx → gunicorn → embedded database on loopba
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y nginx; }
 	E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e
 
-bench: $(STAMP)  ## service vs plain Flask + pymongo under gunicorn, driven by wrk; writes docs/benchmarks.md
+bench: $(STAMP) $(RS_STAMP)  ## service vs plain Flask + pymongo under gunicorn, driven by wrk; writes docs/benchmarks.md
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)"; exit 1; }
 	$(BIN)/python -m bench.run
+
+bench-quick: $(STAMP) $(RS_STAMP)  ## every bench target at reduced size, under 3 minutes; writes docs/benchmarks-quick.md
+	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)"; exit 1; }
+	BENCH_QUICK=1 $(BIN)/python -m bench.run
 
 stress: $(STAMP) $(RS_STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis, integrity races
 	$(BIN)/python -m pytest -m stress

@@ -284,8 +284,6 @@ def start_server(name, wsgi_app, uri, workdir):
     return server
 
 
-
-
 # --- data ------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install run test e2e bench stress lint clean
+REDOCLY := @redocly/cli@2.77.0
+# npm packages (make lint, the generated-client test) are cached in the repository, not in HOME.
+export npm_config_cache := $(CURDIR)/.cache/npm
+export REDOCLY_TELEMETRY := off
+
+.PHONY: install run test e2e bench stress lint openapi node chromium clean
 
 install: $(STAMP)
 
@@ -18,7 +23,7 @@ $(STAMP): setup.cfg pyproject.toml
 run: $(STAMP)  ## start the service (embedded database unless MONGODB_URI is set)
 	exec $(BIN)/python scripts/run.py
 
-test: $(STAMP)  ## run every test, on mongomock and on a SecantusDB wire server
+test: $(STAMP) node chromium  ## run every test, on mongomock and on a SecantusDB wire server
 	$(BIN)/python -m pytest
 
 e2e: $(STAMP)  ## nginx → gunicorn → embedded database on loopback ports, then tests/e2e
@@ -33,9 +38,21 @@ bench: $(STAMP)  ## service vs plain Flask + pymongo under gunicorn, driven by w
 stress: $(STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis
 	$(BIN)/python -m pytest -m stress
 
-lint: $(STAMP)
+lint: $(STAMP) node
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/flask --app wsgi openapi print | diff -u docs/openapi.json - \
+		|| { echo "docs/openapi.json is out of date: run make openapi"; exit 1; }
+	npx --yes $(REDOCLY) lint docs/openapi.json
+
+openapi: $(STAMP)  ## write the API document the SPA generates its client from
+	$(BIN)/flask --app wsgi openapi write docs/openapi.json
+
+node:  ## node and npm (make lint, the generated-client test)
+	command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs npm; }
+
+chromium:  ## headless Chromium (the Swagger UI test)
+	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .cache *.egg-info

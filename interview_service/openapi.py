@@ -1,0 +1,541 @@
+"""The OpenAPI document, made generator-grade in one place: operation ids, security, the errors
+each route can answer, examples, required response fields, enums, units and offline Swagger UI.
+
+Blueprints keep documenting themselves with flask-smorest's decorators; this module completes
+each operation from tables keyed by endpoint or operationId (`DocumentPlugin`) and finishes the
+whole document when it is built (`finish`). tests/test_openapi.py fails for any operation these
+tables do not cover, so a new route is completed here.
+"""
+
+import copy
+import importlib.metadata
+from http import HTTPStatus
+
+import flask
+import swagger_ui_bundle
+from apispec import BasePlugin
+
+from interview_service.openapi_examples import EXAMPLES, PATH_EXAMPLES
+from interview_service.performance import models as performance_models
+from interview_service.sessions import models as session_models
+
+PACKAGE = "interview-service"
+DESCRIPTION = (
+    "Backend of an AI mock-interview practice app: interview sessions run by the agent "
+    "(configuration, transcript, reports) and the candidate's performance history with its "
+    "analytics.\n\n"
+    "Every JSON answer carries `success` (true on 2xx, false on errors). Errors share one "
+    "shape (`ApiError`). Send `Authorization: Bearer <JWT>`; sessions may also be used without "
+    "a token where the server allows anonymous sessions. Times are ISO 8601 UTC with a `Z`; "
+    "`duration` and other `…Duration`/`…ResponseTime` figures are milliseconds, `timeSpent` "
+    "figures are minutes."
+)
+
+# (endpoint, method) → operationId. Endpoints are "<blueprint>.<view class>".
+OPERATION_IDS = {
+    ("ops.Health", "get"): "getHealth",
+    ("ops.Ready", "get"): "getReadiness",
+    ("ops.Metrics", "get"): "getMetrics",
+    ("sessions.Sessions", "get"): "listSessions",
+    ("sessions.Sessions", "post"): "createSession",
+    ("sessions.SessionItem", "get"): "getSession",
+    ("sessions.SessionItem", "delete"): "deleteSession",
+    ("sessions.Conversations", "get"): "listMessages",
+    ("sessions.Conversations", "post"): "appendMessages",
+    ("sessions.SessionEnd", "put"): "endSession",
+    ("sessions.Reports", "get"): "listReports",
+    ("sessions.Reports", "post"): "createReport",
+    ("sessions.LatestReport", "get"): "getLatestReport",
+    ("performance.Interviews", "get"): "listInterviews",
+    ("performance.Interviews", "post"): "createInterview",
+    ("performance.InterviewItem", "get"): "getInterview",
+    ("performance.InterviewItem", "patch"): "startInterview",
+    ("performance.InterviewItem", "delete"): "deleteInterview",
+    ("performance.InterviewPerformance", "put"): "putInterviewPerformance",
+    ("performance.UserInterviews", "get"): "getUserInterviews",
+    ("performance.LegacyDeleteInterview", "delete"): "deleteInterviewLegacy",
+    ("performance.LegacySavePerformance", "post"): "savePerformance",
+    ("performance.Performances", "get"): "listPerformances",
+    ("performance.PerformanceExport", "get"): "exportPerformancesCsv",
+    ("performance.PerformanceItem", "get"): "getPerformance",
+    ("performance.PerformanceStats", "get"): "getPerformanceStats",
+    ("account.Me", "delete"): "deleteAccount",
+    ("account.MeExport", "get"): "exportAccount",
+}
+
+BEARER = [{"bearerAuth": []}]
+OPTIONAL_BEARER = [{"bearerAuth": []}, {}]
+# Who may call, by blueprint (anything else needs a token); then per operation.
+SECURITY_BY_BLUEPRINT = {"ops": [], "sessions": OPTIONAL_BEARER}
+SECURITY_BY_OPERATION = {"listSessions": BEARER}
+
+# Errors a route answers beyond those its kind implies (see `error_statuses`).
+EXTRA_ERRORS = {
+    "getMetrics": {404},
+    "getReadiness": {503},
+    "createSession": {409},
+    "appendMessages": {409},
+    "endSession": {409},
+    "startInterview": {409},
+    "deleteInterviewLegacy": {404},
+    "savePerformance": {404},
+}
+
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+}
+# status → (component name, description, headers). Named so no generated type shadows another.
+ERROR_RESPONSES = {
+    400: ("MalformedRequest", "The body is not valid JSON, or the route takes no body", {}),
+    401: (
+        "Unauthenticated",
+        "No bearer token where one is required, or a token that does not verify",
+        {
+            "WWW-Authenticate": {
+                "description": 'Bearer realm="interview-service"',
+                "schema": {"type": "string"},
+            }
+        },
+    ),
+    404: ("NotFound", "Unknown, or not the caller's (ids leak nothing)", {}),
+    409: ("Conflict", "The request conflicts with the resource's current state", {}),
+    413: ("PayloadTooLarge", "The body is larger than MAX_CONTENT_LENGTH", {}),
+    415: ("UnsupportedMediaType", "The body is not JSON (Content-Type: application/json)", {}),
+    422: ("ValidationFailed", "Invalid fields: `errors` maps each field to its messages", {}),
+    429: ("RateLimited", "Too many requests: wait `Retry-After` seconds", RETRY_AFTER),
+    503: ("ServiceUnavailable", "The database is unavailable: retry after a while", RETRY_AFTER),
+}
+ERROR_EXAMPLE_MESSAGES = {
+    400: "Malformed JSON body",
+    401: "Missing bearer token",
+    404: "Session not found",
+    409: "Session is completed: no more messages can be added",
+    413: "Request body too large",
+    415: "Request body must be JSON (Content-Type: application/json)",
+    422: "Validation failed",
+    429: "Rate limit exceeded",
+    503: "Database unavailable, try again shortly",
+}
+
+# Component names flask-smorest would derive from class names, where they would shadow the
+# platform's types (`Error`, `Response`) in generated clients.
+SCHEMA_NAMES = {"ErrorSchema": "ApiError", "ResponseSchema": "Success"}
+
+# Response fields that may be absent from an answer; every other response field is required.
+OPTIONAL_RESPONSE_FIELDS = {
+    "ApiError": {"errors"},
+}
+
+# Enums of response fields (request fields get theirs from their validators).
+RESPONSE_ENUMS = {
+    ("Session", "status"): session_models.STATUSES,
+    ("SessionSummary", "status"): session_models.STATUSES,
+    ("Message", "role"): session_models.ROLES,
+    ("Report", "reportType"): session_models.REPORT_TYPES,
+    ("Interview", "status"): performance_models.INTERVIEW_STATUSES,
+    ("Interview", "interviewType"): performance_models.INTERVIEW_TYPES,
+    ("Interview", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
+    ("Performance", "interviewType"): performance_models.INTERVIEW_TYPES,
+    ("Performance", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
+    ("TrendPoint", "interviewType"): performance_models.INTERVIEW_TYPES,
+    ("Trend", "direction"): ("improving", "declining", "steady"),
+}
+
+# Units and meanings, given to every property or query parameter of that name lacking one.
+DESCRIPTIONS = {
+    "duration": "Session length in milliseconds (endTime − startTime); null until it ends",
+    "totalDuration": "Milliseconds from the first to the last message",
+    "averageResponseTime": "Mean milliseconds from an assistant question to the next answer",
+    "speakingDuration": "Milliseconds the speaker spoke",
+    "timeSpent": "Minutes",
+    "totalTimeSpent": "Minutes, summed",
+    "averageTimeSpent": "Minutes, averaged",
+    "minutesPerQuestion": "Minutes per question",
+    "nextCursor": "Pass as `cursor` to get the next page; null on the last page",
+    "cursor": (
+        "Opaque position: the `nextCursor` of the previous page (omit for the first page). "
+        "Do not build or parse it."
+    ),
+    "after": (
+        "Transcript only: start after this messageIndex (a number the client already knows, "
+        "e.g. to fetch what came since the last message it holds). `cursor` continues a "
+        "listing instead; give one or the other."
+    ),
+    "limit": "Page size",
+}
+
+# Answers that are not JSON and carry no schema for flask-smorest to describe.
+TEXT_ANSWERS = {
+    "exportPerformancesCsv": {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "headers": {
+            "Content-Disposition": {
+                "description": 'attachment; filename="performances.csv"',
+                "schema": {"type": "string"},
+            }
+        },
+    },
+}
+
+APPEND_DESCRIPTION = "One message, or `messages`: a batch of up to 100 appended in order."
+SECURITY_SCHEMES = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+ASSETS_URL = "/api/docs/assets/"
+SUCCESS_STATUSES = ("200", "201", "202", "204")
+
+
+def version():
+    """The installed package's version."""
+    return importlib.metadata.version(PACKAGE)
+
+
+def schema_name(schema):
+    """Component name of a marshmallow schema: its class name without `Schema`, or a rename."""
+    cls = schema if isinstance(schema, type) else schema.__class__
+    name = SCHEMA_NAMES.get(cls.__name__, cls.__name__.removesuffix("Schema") or cls.__name__)
+    return name
+
+
+def resolve_schema_name(schema):
+    """apispec's name resolver: nested schemas get components too (with modifiers, inline)."""
+    if not isinstance(schema, type) and (schema.only or schema.exclude or schema.partial):
+        return None
+    return schema_name(schema)
+
+
+def error_statuses(operation_id, method, operation, security, has_path_arguments):
+    """The error statuses an operation can answer, from what it is and what it takes."""
+    statuses = set(EXTRA_ERRORS.get(operation_id, ()))
+    if security:
+        statuses |= {401, 429, 503}
+    if has_path_arguments:
+        statuses.add(404)
+    if "requestBody" in operation or method in ("post", "put", "patch"):
+        statuses |= {400, 413, 415, 422}
+    if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
+        statuses.add(422)
+    return statuses
+
+
+class DocumentPlugin(BasePlugin):
+    """apispec plugin completing each operation: id, security, errors and examples."""
+
+    def init_spec(self, spec):
+        """Register the shared error responses."""
+        self.spec = spec
+        for status, (name, description, headers) in ERROR_RESPONSES.items():
+            body = {
+                "success": False,
+                "code": status,
+                "status": HTTPStatus(status).phrase,
+                "message": ERROR_EXAMPLE_MESSAGES[status],
+                "error": ERROR_EXAMPLE_MESSAGES[status],
+            }
+            if status == 422:
+                body["errors"] = {"content": ["Missing data for required field."]}
+            response = {
+                "description": description,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/ApiError"},
+                        "example": body,
+                    }
+                },
+            }
+            if headers:
+                response["headers"] = headers
+            spec.components.response(name, response)
+
+    def operation_helper(self, path=None, operations=None, rule=None, **kwargs):
+        """Complete every operation of `rule` from the tables."""
+        if rule is None:
+            return
+        blueprint = rule.endpoint.partition(".")[0]
+        for method, operation in operations.items():
+            operation_id = OPERATION_IDS.get((rule.endpoint, method))
+            if operation_id is None:
+                continue  # tests/test_openapi.py names the operation that lacks one
+            operation["operationId"] = operation_id
+            security = SECURITY_BY_OPERATION.get(
+                operation_id, SECURITY_BY_BLUEPRINT.get(blueprint, BEARER)
+            )
+            operation["security"] = security
+            _document_errors(operation, operation_id, method, security, bool(rule.arguments))
+            _add_examples(operation, EXAMPLES.get(operation_id, {}))
+
+
+def _document_errors(operation, operation_id, method, security, has_path_arguments):
+    """Replace flask-smorest's generic error entries with the shared responses that apply."""
+    responses = operation.setdefault("responses", {})
+    notes = []
+    for status in list(responses):
+        if str(status) == "default" or (str(status)[0] in "45"):
+            entry = responses.pop(status)
+            if isinstance(entry, dict) and entry.get("description"):
+                notes.append(f"{status}: {entry['description']}.")
+    if notes:
+        operation["description"] = " ".join([operation.get("description", ""), *notes]).strip()
+    for status in sorted(
+        error_statuses(operation_id, method, operation, security, has_path_arguments)
+    ):
+        responses[str(status)] = ERROR_RESPONSES[status][0]
+
+
+def _add_examples(operation, examples):
+    """Put the operation's request and parameter examples where Swagger UI reads them."""
+    if "request" in examples:
+        content = operation.get("requestBody", {}).get("content", {})
+        for media in content.values():
+            media["example"] = examples["request"]
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") in ("query", "header"):
+            if parameter["name"] in examples.get("parameters", {}):
+                parameter["example"] = examples["parameters"][parameter["name"]]
+
+
+# --- the whole document -----------------------------------------------------------------------
+
+
+def finish(document):
+    """Return a copy of the built document with what only the whole document can give."""
+    document = copy.deepcopy(document)
+    document["info"] = {
+        "title": document["info"]["title"],
+        "version": version(),
+        "description": DESCRIPTION,
+        "license": {"name": "Proprietary"},
+    }
+    document["servers"] = [{"url": "/", "description": "This server"}]
+    document.pop("security", None)
+    components = document.setdefault("components", {})
+    components["securitySchemes"] = SECURITY_SCHEMES
+    schemas = components.setdefault("schemas", {})
+    _append_as_one_of(schemas)
+    _split_shared_schemas(document)
+    requests = _request_schemas(document)
+    for name, schema in schemas.items():
+        _complete_schema(name, schema, responses_only=name not in requests)
+    for item in document["paths"].values():
+        for parameter in item.get("parameters", []):
+            _describe(parameter)
+            if parameter["name"] in PATH_EXAMPLES:
+                parameter["example"] = PATH_EXAMPLES[parameter["name"]]
+        for operation in _operations(item):
+            for parameter in operation.get("parameters", []):
+                _describe(parameter)
+            _add_answer_examples(operation, EXAMPLES.get(operation.get("operationId"), {}))
+    _drop_unused_components(document)
+    return document
+
+
+def _add_answer_examples(operation, examples):
+    """Put the operation's answer examples beside their schemas (built only with the document)."""
+    success = next(status for status in operation["responses"] if status in SUCCESS_STATUSES)
+    operation["responses"][success].update(
+        copy.deepcopy(TEXT_ANSWERS.get(operation.get("operationId"), {}))
+    )
+    for status, body in examples.get("responses", {}).items():
+        response = operation["responses"].get(status, {})
+        for media in response.get("content", {}).values():
+            media["example"] = body
+
+
+def _operations(path_item):
+    """The operation objects of a path item."""
+    methods = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+    return [operation for method, operation in path_item.items() if method in methods]
+
+
+def _describe(parameter):
+    """Give a parameter the shared description of its name when it has none."""
+    if "description" not in parameter and parameter["name"] in DESCRIPTIONS:
+        parameter["description"] = DESCRIPTIONS[parameter["name"]]
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _refs(node):
+    """Names of every component schema `node` refers to, directly."""
+    found = set()
+    if isinstance(node, dict):
+        reference = node.get("$ref", "")
+        if reference.startswith("#/components/schemas/"):
+            found.add(reference.rsplit("/", 1)[1])
+        for value in node.values():
+            found |= _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _refs(value)
+    return found
+
+
+def _closure(names, schemas):
+    """`names` and every schema they refer to, transitively."""
+    seen, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in schemas:
+            continue
+        seen.add(name)
+        todo.extend(_refs(schemas[name]))
+    return seen
+
+
+def _request_schemas(document):
+    """Schemas reachable from request bodies and parameters."""
+    roots = set()
+    for item in document["paths"].values():
+        roots |= _refs(item.get("parameters", []))
+        for operation in _operations(item):
+            roots |= _refs(operation.get("requestBody", {}))
+            roots |= _refs(operation.get("parameters", []))
+    return _closure(roots, document["components"]["schemas"])
+
+
+def _response_schemas(document):
+    """Schemas reachable from answers (shared responses included)."""
+    roots = _refs(document["components"].get("responses", {}))
+    for item in document["paths"].values():
+        for operation in _operations(item):
+            roots |= _refs(operation.get("responses", {}))
+    return _closure(roots, document["components"]["schemas"])
+
+
+def _rewrite_refs(node, renames):
+    """Point every $ref of `node` named in `renames` at its new name (in place)."""
+    if isinstance(node, dict):
+        reference = node.get("$ref", "")
+        name = reference.rsplit("/", 1)[-1]
+        if reference.startswith("#/components/schemas/") and name in renames:
+            node["$ref"] = f"#/components/schemas/{renames[name]}"
+        for value in node.values():
+            _rewrite_refs(value, renames)
+    elif isinstance(node, list):
+        for value in node:
+            _rewrite_refs(value, renames)
+
+
+def _split_shared_schemas(document):
+    """A schema used both to send and to answer becomes two: `<Name>Input` for requests (fields
+    optional as validated) and `<Name>` for answers (every field present)."""
+    schemas = document["components"]["schemas"]
+    shared = _request_schemas(document) & _response_schemas(document)
+    renames = {name: f"{name}Input" for name in sorted(shared)}
+    for name in renames:
+        schemas[renames[name]] = copy.deepcopy(schemas[name])
+    for name in _request_schemas(document) | set(renames.values()):
+        if name not in shared:
+            _rewrite_refs(schemas[name], renames)
+    for item in document["paths"].values():
+        _rewrite_refs(item.get("parameters", []), renames)
+        for operation in _operations(item):
+            _rewrite_refs(operation.get("requestBody", {}), renames)
+            _rewrite_refs(operation.get("parameters", []), renames)
+
+
+def _append_as_one_of(schemas):
+    """The append body and answer as `oneOf` one message or a batch (marshmallow has one schema
+    with a validator for each)."""
+    body = schemas.get("ConversationAppend")
+    if body and "messages" in body.get("properties", {}):
+        schemas["MessageBatch"] = {
+            "type": "object",
+            "description": "A batch of messages, appended in order",
+            "properties": {"messages": body["properties"]["messages"]},
+            "required": ["messages"],
+            "additionalProperties": False,
+        }
+        schemas["ConversationAppend"] = {
+            "description": APPEND_DESCRIPTION,
+            "oneOf": [_ref("MessageCreate"), _ref("MessageBatch")],
+        }
+    answer = schemas.get("ConversationAppended")
+    if answer and "messageIndexes" in answer.get("properties", {}):
+        properties = answer["properties"]
+        single = ("success", "messageIndex", "conversation")
+        batch = ("success", "messageIndexes", "conversations")
+        schemas["MessageAppended"] = _object("One message appended", properties, single)
+        schemas["MessagesAppended"] = _object("A batch appended, in order", properties, batch)
+        schemas["ConversationAppended"] = {
+            "description": "The stored message, or the stored batch",
+            "oneOf": [_ref("MessageAppended"), _ref("MessagesAppended")],
+        }
+
+
+def _object(description, properties, names):
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {name: properties[name] for name in names},
+        "required": list(names),
+    }
+
+
+def _complete_schema(name, schema, responses_only):
+    """Types for untyped write-only fields, units, enums and (answers only) `required`."""
+    properties = schema.get("properties", {})
+    for field, prop in properties.items():
+        if prop.get("writeOnly") and "type" not in prop and "$ref" not in prop:
+            prop.update(
+                type="string",
+                nullable=True,
+                deprecated=True,
+                description="Accepted for old clients and ignored",
+            )
+        if field in DESCRIPTIONS and "description" not in prop:
+            prop["description"] = DESCRIPTIONS[field]
+        if (name, field) in RESPONSE_ENUMS:
+            values = list(RESPONSE_ENUMS[(name, field)])
+            prop["enum"] = values + [None] if prop.get("nullable") else values
+    if responses_only and properties:
+        optional = OPTIONAL_RESPONSE_FIELDS.get(name, set())
+        required = [field for field in properties if field not in optional]
+        if required:
+            schema["required"] = required
+
+
+def _drop_unused_components(document):
+    """Keep only the components the paths use, directly or through another component."""
+    components = document["components"]
+    used, todo = set(), list(_all_refs(document["paths"]))
+    while todo:
+        reference = todo.pop()
+        if reference in used:
+            continue
+        used.add(reference)
+        _, _, kind, name = reference.split("/", 3)
+        todo.extend(_all_refs(components.get(kind, {}).get(name)))
+    for kind in ("schemas", "responses", "headers", "parameters", "examples"):
+        for name in list(components.get(kind, {})):
+            if f"#/components/{kind}/{name}" not in used:
+                del components[kind][name]
+        if kind in components and not components[kind]:
+            del components[kind]
+
+
+def _all_refs(node):
+    """Every $ref string in `node`."""
+    found = set()
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            found.add(node["$ref"])
+        for value in node.values():
+            found |= _all_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _all_refs(value)
+    return found
+
+
+# --- Swagger UI, served from the pinned package ------------------------------------------------
+
+
+def swagger_ui_assets():
+    """A blueprint serving Swagger UI's files from the swagger-ui-bundle package."""
+    return flask.Blueprint(
+        "api-docs-assets",
+        __name__,
+        static_folder=str(swagger_ui_bundle.swagger_ui_path),
+        static_url_path=ASSETS_URL.rstrip("/"),
+    )

@@ -1,0 +1,234 @@
+"""The OpenAPI document is generator-grade: every operation has an id, security, the shared error
+answers and examples; every example is accepted as it stands and answered as documented."""
+
+import json
+import re
+
+import pytest
+from openapi_schema_validator import OAS30Validator
+from referencing import Registry, Resource
+
+from interview_service import db, openapi
+from interview_service.openapi_examples import INTERVIEW_ID, PERFORMANCE_ID, SESSION_ID
+from tests.conftest import make_app
+
+METHODS = ("get", "put", "post", "delete", "patch")
+APP = make_app("mongomock://localhost/openapi-document", CREATE_INDEXES_ON_START=False)
+db.disconnect()
+SPEC = APP.test_client().get("/api/openapi.json").get_json()
+SHARED_ERRORS = {
+    str(status): f"#/components/responses/{name}"
+    for status, (name, _, _) in openapi.ERROR_RESPONSES.items()
+}
+
+
+def operations():
+    """(path, method, operation) of every documented operation."""
+    for path, item in SPEC["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def operation_ids():
+    return [f"{method.upper()} {path}" for path, method, _ in operations()]
+
+
+CASES = pytest.mark.parametrize("path,method,operation", list(operations()), ids=operation_ids())
+
+
+def check(schema, instance):
+    """Errors of `instance` against a document schema (refs anchored in the document)."""
+    text = json.dumps(schema).replace('"#/components', '"urn:spec#/components')
+    registry = Registry().with_resource("urn:spec", Resource.opaque(_anchor_refs(SPEC)))
+    return [
+        error.message
+        for error in OAS30Validator(json.loads(text), registry=registry).iter_errors(instance)
+    ]
+
+
+def _anchor_refs(document):
+    return json.loads(json.dumps(document).replace('"#/components', '"urn:spec#/components'))
+
+
+def json_schema(node):
+    """The application/json schema of a request body or response object, None without one."""
+    return node.get("content", {}).get("application/json", {}).get("schema")
+
+
+def success_responses(operation):
+    return {
+        status: response for status, response in operation["responses"].items() if status[0] == "2"
+    }
+
+
+@CASES
+def test_operation_has_a_unique_id(path, method, operation):
+    ids = [op["operationId"] for _, _, op in operations() if "operationId" in op]
+    assert re.fullmatch(r"[a-z][A-Za-z0-9]+", operation.get("operationId", "")), (method, path)
+    assert ids.count(operation["operationId"]) == 1
+
+
+@CASES
+def test_operation_declares_its_security(path, method, operation):
+    assert operation.get("security") in ([], openapi.BEARER, openapi.OPTIONAL_BEARER)
+    if path.startswith("/api/"):
+        assert operation["security"], "API operations take a bearer token"
+
+
+@CASES
+def test_operation_documents_its_errors_with_the_shared_answers(path, method, operation):
+    errors = {status: r for status, r in operation["responses"].items() if status[0] in "45"}
+    assert "default" not in operation["responses"]
+    if path.startswith("/api/"):
+        assert {"401", "429", "503"} <= set(errors)
+    if "{" in path:
+        assert "404" in errors
+    if "requestBody" in operation:
+        assert {"400", "413", "415", "422"} <= set(errors)
+    for status, response in errors.items():
+        assert response == {"$ref": SHARED_ERRORS[status]}
+
+
+@CASES
+def test_operation_has_examples_that_match_its_schemas(path, method, operation):
+    if "requestBody" in operation:
+        media = operation["requestBody"]["content"]["application/json"]
+        assert "example" in media, "request example missing"
+        assert check(media["schema"], media["example"]) == []
+    for parameter in operation.get("parameters", []):
+        if parameter.get("required"):
+            assert "example" in parameter, f"example of parameter {parameter['name']} missing"
+        if "example" in parameter:
+            assert check(parameter["schema"], parameter["example"]) == []
+    for status, response in success_responses(operation).items():
+        for media_type, media in response.get("content", {}).items():
+            assert "example" in media, f"{status} {media_type} example missing"
+            if media_type == "application/json":
+                assert check(media["schema"], media["example"]) == []
+
+
+def test_shared_error_examples_match_the_error_schema():
+    for name, response in SPEC["components"]["responses"].items():
+        media = response["content"]["application/json"]
+        assert check(media["schema"], media["example"]) == [], name
+        assert media["example"]["success"] is False
+
+
+def test_no_component_shadows_a_platform_type():
+    names = {name for kind in SPEC["components"].values() for name in kind}
+    assert not names & {"Error", "Response", "Request", "Headers", "Object", "Date", "Record"}
+
+
+def test_document_has_servers_and_the_package_version():
+    assert SPEC["servers"]
+    assert SPEC["info"]["version"] == openapi.version()
+    assert SPEC["info"]["description"]
+
+
+def test_append_body_is_one_message_or_a_batch():
+    body = SPEC["components"]["schemas"]["ConversationAppend"]
+    assert [option["$ref"].rsplit("/", 1)[1] for option in body["oneOf"]] == [
+        "MessageCreate",
+        "MessageBatch",
+    ]
+
+
+def test_csv_export_is_documented_as_text_csv():
+    operation = SPEC["paths"]["/api/performances/export.csv"]["get"]
+    assert list(operation["responses"]["200"]["content"]) == ["text/csv"]
+
+
+def test_every_component_is_used():
+    text = json.dumps(SPEC["paths"]) + json.dumps(SPEC["components"])
+    for kind, components in SPEC["components"].items():
+        if kind == "securitySchemes":
+            continue
+        for name in components:
+            assert f'"#/components/{kind}/{name}"' in text, name
+
+
+# --- every example, sent as Swagger UI's "Try it out" sends it ---------------------------------
+
+
+@pytest.fixture
+def owned(client, alice):
+    """Alice's session (id of the examples, in progress, with a report), a ready interview and a
+    saved performance; the example ids they stand for."""
+    session = {
+        "sessionId": SESSION_ID,
+        "config": {"role": "Engineer", "interviewType": "technical", "difficulty": "mid"},
+    }
+    assert client.post("/api/sessions", json=session, headers=alice).status_code == 201
+    report = {"reportType": "summary", "content": {"summary": "Good"}}
+    assert (
+        client.post(f"/api/sessions/{SESSION_ID}/reports", json=report, headers=alice).status_code
+        == 201
+    )
+    interview = {
+        "jobTitle": "Engineer",
+        "companyName": "Acme",
+        "interviewType": "technical",
+        "experienceLevel": "mid",
+    }
+    ready = client.post("/api/interviews", json=interview, headers=alice).get_json()["interview"][
+        "id"
+    ]
+    done = client.post("/api/interviews", json=interview, headers=alice).get_json()["interview"][
+        "id"
+    ]
+    saved = client.put(f"/api/interviews/{done}/performance", json={"score": 70}, headers=alice)
+    return {INTERVIEW_ID: ready, PERFORMANCE_ID: saved.get_json()["performanceId"]}
+
+
+def substituted(value, ids):
+    """`value` with each example id replaced by the fixture's own."""
+    text = json.dumps(value)
+    for example_id, real_id in ids.items():
+        text = text.replace(example_id, real_id)
+    return json.loads(text)
+
+
+@CASES
+def test_example_request_is_accepted_and_answered_as_documented(
+    client, alice, owned, path, method, operation
+):
+    url = path
+    for parameter in SPEC["paths"][path].get("parameters", []):
+        url = url.replace("{" + parameter["name"] + "}", str(parameter["example"]))
+    url = substituted(url, owned)
+    given = [p for p in operation.get("parameters", []) if "example" in p]
+    query = {p["name"]: p["example"] for p in given if p["in"] == "query"}
+    headers = {p["name"]: p["example"] for p in given if p["in"] == "header"}
+    if operation["security"]:
+        headers.update(alice)
+    kwargs = {"query_string": query, "headers": headers}
+    if "requestBody" in operation:
+        kwargs["json"] = substituted(
+            operation["requestBody"]["content"]["application/json"]["example"], owned
+        )
+    response = client.open(url, method=method.upper(), **kwargs)
+    documented = success_responses(operation)
+    assert str(response.status_code) in documented, response.get_data(as_text=True)[:500]
+    schema = json_schema(documented[str(response.status_code)])
+    if schema is not None:
+        assert check(schema, response.get_json()) == []
+    else:
+        expected = set(documented[str(response.status_code)].get("content", {}))
+        assert not expected or response.mimetype in expected
+
+
+PROTECTED = [(p, m, op) for p, m, op in operations() if op.get("security") == openapi.BEARER]
+
+
+@pytest.mark.parametrize(
+    "path,method,operation", PROTECTED, ids=[f"{m.upper()} {p}" for p, m, _ in PROTECTED]
+)
+def test_operation_needing_a_token_answers_401_without_one(client, path, method, operation):
+    url = re.sub(r"{[^}]+}", "0123456789abcdef01234567", path)
+    response = client.open(url, method=method.upper())
+    assert response.status_code == 401
+    assert (
+        check(json_schema(SPEC["components"]["responses"]["Unauthenticated"]), response.get_json())
+        == []
+    )

@@ -153,13 +153,13 @@ DESCRIPTIONS = {
     "minutesPerQuestion": "Minutes per question",
     "nextCursor": "Pass as `cursor` to get the next page; null on the last page",
     "cursor": (
-        "Opaque position: the `nextCursor` of the previous page (omit for the first page). "
-        "Do not build or parse it."
+        "Opaque position: the `nextCursor` of the previous page, sent with the same filters "
+        "(omit it for the first page). Do not build or parse it."
     ),
     "after": (
-        "Transcript only: start after this messageIndex (a number the client already knows, "
-        "e.g. to fetch what came since the last message it holds). `cursor` continues a "
-        "listing instead; give one or the other."
+        "Transcript only: messages with a messageIndex greater than this, i.e. what came after "
+        "the last message the client holds. A plain number the client knows, unlike `cursor`; "
+        "page on through a long answer with `cursor` (keeping `after`)."
     ),
     "limit": "Page size",
 }
@@ -357,17 +357,8 @@ def _ref(name):
 
 def _refs(node):
     """Names of every component schema `node` refers to, directly."""
-    found = set()
-    if isinstance(node, dict):
-        reference = node.get("$ref", "")
-        if reference.startswith("#/components/schemas/"):
-            found.add(reference.rsplit("/", 1)[1])
-        for value in node.values():
-            found |= _refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            found |= _refs(value)
-    return found
+    prefix = "#/components/schemas/"
+    return {ref.removeprefix(prefix) for ref in _all_refs(node) if ref.startswith(prefix)}
 
 
 def _closure(names, schemas):

@@ -151,32 +151,35 @@ def test_every_component_is_used():
 # --- every example, sent as Swagger UI's "Try it out" sends it ---------------------------------
 
 
+INTERVIEW = {
+    "jobTitle": "Engineer",
+    "companyName": "Acme",
+    "interviewType": "technical",
+    "experienceLevel": "mid",
+}
+
+
+def start_session(client, headers):
+    """The examples' session (in progress, with a report) for the caller of `headers`."""
+    config = {"role": "Engineer", "interviewType": "technical", "difficulty": "mid"}
+    created = client.post(
+        "/api/sessions", json={"sessionId": SESSION_ID, "config": config}, headers=headers
+    )
+    assert created.status_code == 201
+    report = {"reportType": "summary", "content": {"summary": "Good"}}
+    url = f"/api/sessions/{SESSION_ID}/reports"
+    assert client.post(url, json=report, headers=headers).status_code == 201
+
+
 @pytest.fixture
 def owned(client, alice):
-    """Alice's session (id of the examples, in progress, with a report), a ready interview and a
-    saved performance; the example ids they stand for."""
-    session = {
-        "sessionId": SESSION_ID,
-        "config": {"role": "Engineer", "interviewType": "technical", "difficulty": "mid"},
-    }
-    assert client.post("/api/sessions", json=session, headers=alice).status_code == 201
-    report = {"reportType": "summary", "content": {"summary": "Good"}}
-    assert (
-        client.post(f"/api/sessions/{SESSION_ID}/reports", json=report, headers=alice).status_code
-        == 201
+    """Alice's session, a ready interview and a saved performance; the example ids they stand
+    for."""
+    start_session(client, alice)
+    ready, done = (
+        client.post("/api/interviews", json=INTERVIEW, headers=alice).get_json()["interview"]["id"]
+        for _ in range(2)
     )
-    interview = {
-        "jobTitle": "Engineer",
-        "companyName": "Acme",
-        "interviewType": "technical",
-        "experienceLevel": "mid",
-    }
-    ready = client.post("/api/interviews", json=interview, headers=alice).get_json()["interview"][
-        "id"
-    ]
-    done = client.post("/api/interviews", json=interview, headers=alice).get_json()["interview"][
-        "id"
-    ]
     saved = client.put(f"/api/interviews/{done}/performance", json={"score": 70}, headers=alice)
     return {INTERVIEW_ID: ready, PERFORMANCE_ID: saved.get_json()["performanceId"]}
 
@@ -189,33 +192,55 @@ def substituted(value, ids):
     return json.loads(text)
 
 
+def send_example(client, path, method, operation, headers, ids):
+    """Send the operation's examples as Swagger UI's "Try it out" does, with `ids` put in."""
+    url = path
+    for parameter in SPEC["paths"][path].get("parameters", []):
+        url = url.replace("{" + parameter["name"] + "}", str(parameter["example"]))
+    given = [p for p in operation.get("parameters", []) if "example" in p]
+    query = {p["name"]: p["example"] for p in given if p["in"] == "query"}
+    headers = {**{p["name"]: p["example"] for p in given if p["in"] == "header"}, **headers}
+    kwargs = {"query_string": query, "headers": headers}
+    if "requestBody" in operation:
+        example = operation["requestBody"]["content"]["application/json"]["example"]
+        kwargs["json"] = substituted(example, ids)
+    return client.open(substituted(url, ids), method=method.upper(), **kwargs)
+
+
+def answers_as_documented(response, operation):
+    """True when `response` is one of the operation's documented successes, in its shape."""
+    documented = success_responses(operation)
+    assert str(response.status_code) in documented, response.get_data(as_text=True)[:500]
+    answer = documented[str(response.status_code)]
+    schema = json_schema(answer)
+    if schema is not None:
+        assert check(schema, response.get_json()) == []
+    else:
+        assert response.mimetype in answer.get("content", {response.mimetype: None})
+    return True
+
+
 @CASES
 def test_example_request_is_accepted_and_answered_as_documented(
     client, alice, owned, path, method, operation
 ):
-    url = path
-    for parameter in SPEC["paths"][path].get("parameters", []):
-        url = url.replace("{" + parameter["name"] + "}", str(parameter["example"]))
-    url = substituted(url, owned)
-    given = [p for p in operation.get("parameters", []) if "example" in p]
-    query = {p["name"]: p["example"] for p in given if p["in"] == "query"}
-    headers = {p["name"]: p["example"] for p in given if p["in"] == "header"}
-    if operation["security"]:
-        headers.update(alice)
-    kwargs = {"query_string": query, "headers": headers}
-    if "requestBody" in operation:
-        kwargs["json"] = substituted(
-            operation["requestBody"]["content"]["application/json"]["example"], owned
-        )
-    response = client.open(url, method=method.upper(), **kwargs)
-    documented = success_responses(operation)
-    assert str(response.status_code) in documented, response.get_data(as_text=True)[:500]
-    schema = json_schema(documented[str(response.status_code)])
-    if schema is not None:
-        assert check(schema, response.get_json()) == []
-    else:
-        expected = set(documented[str(response.status_code)].get("content", {}))
-        assert not expected or response.mimetype in expected
+    headers = alice if operation["security"] else {}
+    response = send_example(client, path, method, operation, headers, owned)
+    assert answers_as_documented(response, operation)
+
+
+ANONYMOUS = [
+    (p, m, op) for p, m, op in operations() if op.get("security") == openapi.OPTIONAL_BEARER
+]
+
+
+@pytest.mark.parametrize(
+    "path,method,operation", ANONYMOUS, ids=[f"{m.upper()} {p}" for p, m, _ in ANONYMOUS]
+)
+def test_operation_with_optional_auth_works_without_a_token(client, path, method, operation):
+    start_session(client, {})
+    response = send_example(client, path, method, operation, {}, {})
+    assert answers_as_documented(response, operation)
 
 
 PROTECTED = [(p, m, op) for p, m, op in operations() if op.get("security") == openapi.BEARER]

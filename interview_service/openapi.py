@@ -117,9 +117,15 @@ ERROR_EXAMPLE_MESSAGES = {
     503: "Database unavailable, try again shortly",
 }
 
-# Component names flask-smorest would derive from class names, where they would shadow the
-# platform's types (`Error`, `Response`) in generated clients.
-SCHEMA_NAMES = {"ErrorSchema": "ApiError", "ResponseSchema": "Success"}
+# Component names flask-smorest would derive from class names, where they would shadow a global
+# type of TypeScript's libraries (DOM included) in generated clients.
+SCHEMA_NAMES = {
+    "ErrorSchema": "ApiError",
+    "ResponseSchema": "Success",
+    "PerformanceSchema": "PerformanceResult",
+    "ReportSchema": "SessionReport",
+    "ReportListSchema": "SessionReportList",
+}
 
 # Response fields that may be absent from an answer; every other response field is required.
 OPTIONAL_RESPONSE_FIELDS = {
@@ -131,12 +137,12 @@ RESPONSE_ENUMS = {
     ("Session", "status"): session_models.STATUSES,
     ("SessionSummary", "status"): session_models.STATUSES,
     ("Message", "role"): session_models.ROLES,
-    ("Report", "reportType"): session_models.REPORT_TYPES,
+    ("SessionReport", "reportType"): session_models.REPORT_TYPES,
     ("Interview", "status"): performance_models.INTERVIEW_STATUSES,
     ("Interview", "interviewType"): performance_models.INTERVIEW_TYPES,
     ("Interview", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
-    ("Performance", "interviewType"): performance_models.INTERVIEW_TYPES,
-    ("Performance", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
+    ("PerformanceResult", "interviewType"): performance_models.INTERVIEW_TYPES,
+    ("PerformanceResult", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
     ("TrendPoint", "interviewType"): performance_models.INTERVIEW_TYPES,
     ("Trend", "direction"): ("improving", "declining", "steady"),
 }

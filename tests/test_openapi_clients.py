@@ -1,6 +1,8 @@
 """What the SPA team does with the API document: generate a TypeScript client and type-check a
 typed use of it; open Swagger UI (served offline from the pinned package) in headless Chromium."""
 
+import json
+import re
 import shutil
 import subprocess
 import threading
@@ -37,6 +39,19 @@ def test_generated_typescript_client_type_checks_a_typed_use():
     document = ROOT / "docs" / "openapi.json"
     run(["npx", "--no-install", "openapi-typescript", str(document), "-o", "api.ts"], work)
     run(["npx", "--no-install", "tsc", "-p", "tsconfig.json"], work)
+    assert components_shadowing_globals(work / "node_modules" / "typescript" / "lib") == set()
+
+
+def components_shadowing_globals(typescript_lib):
+    """Component names of the document that are also global types of TypeScript's libraries."""
+    declaration = re.compile(r"^(?:declare )?(?:interface|type|var|class) ([A-Za-z_]\w*)", re.M)
+    globals_ = set()
+    for library in typescript_lib.glob("lib.*.d.ts"):
+        globals_ |= set(declaration.findall(library.read_text()))
+    assert {"Error", "Response", "Performance"} <= globals_
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    names = {name for kind in document["components"].values() for name in kind}
+    return names & globals_
 
 
 @pytest.fixture

@@ -103,6 +103,7 @@ ERROR_RESPONSES = {
     415: ("UnsupportedMediaType", "The body is not JSON (Content-Type: application/json)", {}),
     422: ("ValidationFailed", "Invalid fields: `errors` maps each field to its messages", {}),
     429: ("RateLimited", "Too many requests: wait `Retry-After` seconds", RETRY_AFTER),
+    502: ("UpstreamFailed", "An upstream service (the report generator) answered wrongly", {}),
     503: ("ServiceUnavailable", "The database is unavailable: retry after a while", RETRY_AFTER),
 }
 ERROR_EXAMPLE_MESSAGES = {
@@ -114,6 +115,7 @@ ERROR_EXAMPLE_MESSAGES = {
     415: "Request body must be JSON (Content-Type: application/json)",
     422: "Validation failed",
     429: "Rate limit exceeded",
+    502: "The report generator's answer stayed invalid",
     503: "Database unavailable, try again shortly",
 }
 
@@ -196,9 +198,8 @@ def version():
 
 def schema_name(schema):
     """Component name of a marshmallow schema: its class name without `Schema`, or a rename."""
-    cls = schema if isinstance(schema, type) else schema.__class__
-    name = SCHEMA_NAMES.get(cls.__name__, cls.__name__.removesuffix("Schema") or cls.__name__)
-    return name
+    name = (schema if isinstance(schema, type) else schema.__class__).__name__
+    return SCHEMA_NAMES.get(name, name.removesuffix("Schema"))
 
 
 def resolve_schema_name(schema):
@@ -227,7 +228,6 @@ class DocumentPlugin(BasePlugin):
 
     def init_spec(self, spec):
         """Register the shared error responses."""
-        self.spec = spec
         for status, (name, description, headers) in ERROR_RESPONSES.items():
             body = {
                 "success": False,
@@ -328,17 +328,18 @@ def finish(document):
         for operation in _operations(item):
             for parameter in operation.get("parameters", []):
                 _describe(parameter)
-            _add_answer_examples(operation, EXAMPLES.get(operation.get("operationId"), {}))
+            _complete_answers(operation, EXAMPLES.get(operation.get("operationId"), {}))
     _drop_unused_components(document)
     return document
 
 
-def _add_answer_examples(operation, examples):
-    """Put the operation's answer examples beside their schemas (built only with the document)."""
-    success = next(status for status in operation["responses"] if status in SUCCESS_STATUSES)
-    operation["responses"][success].update(
-        copy.deepcopy(TEXT_ANSWERS.get(operation.get("operationId"), {}))
-    )
+def _complete_answers(operation, examples):
+    """Give a non-JSON answer its media type, and every answer its example (answers get their
+    content only when the document is built)."""
+    responses = operation["responses"]
+    success = next((status for status in responses if status in SUCCESS_STATUSES), None)
+    if success and operation.get("operationId") in TEXT_ANSWERS:
+        responses[success].update(copy.deepcopy(TEXT_ANSWERS[operation["operationId"]]))
     for status, body in examples.get("responses", {}).items():
         response = operation["responses"].get(status, {})
         for media in response.get("content", {}).values():

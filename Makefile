@@ -14,10 +14,10 @@ export REDOCLY_TELEMETRY := off
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,embedded]'
 	touch $(STAMP)
 
 run: $(STAMP)  ## start the service (embedded database unless MONGODB_URI is set)
@@ -35,7 +35,7 @@ bench: $(STAMP)  ## service vs plain Flask + pymongo under gunicorn, driven by w
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)"; exit 1; }
 	$(BIN)/python -m bench.run
 
-stress: $(STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis
+stress: $(STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis, integrity races
 	$(BIN)/python -m pytest -m stress
 
 lint: $(STAMP) node

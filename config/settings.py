@@ -14,6 +14,11 @@ def env_int(name, default):
     return int(env_str(name, default))
 
 
+def env_float(name, default):
+    """Return the variable `name` as a float."""
+    return float(env_str(name, default))
+
+
 def env_bool(name, default):
     """Return the variable `name` as a bool (1/true/yes/on)."""
     value = env_str(name)
@@ -44,10 +49,15 @@ class Config:
     JWT_AUDIENCE = env_str("JWT_AUDIENCE")
     JWT_ISSUER = env_str("JWT_ISSUER")
     JWT_LEEWAY = env_int("JWT_LEEWAY", 30)
+    JWT_JWKS_LIFESPAN = env_int("JWT_JWKS_LIFESPAN", 300)
+    JWT_JWKS_COOLDOWN = env_int("JWT_JWKS_COOLDOWN", 30)
     JWT_ALGORITHMS_SECRET = ["HS256"]
     JWT_ALGORITHMS_JWKS = ["RS256", "ES256"]
 
-    CORS_ORIGINS = env_list("CORS_ORIGINS", "http://localhost:5173,http://localhost:3000")
+    CORS_ORIGINS = env_list(
+        "CORS_ORIGINS",
+        "http://localhost:5173,http://localhost:3000,http://127.0.0.1:5173,http://127.0.0.1:3000",
+    )
     CORS_MAX_AGE = env_int("CORS_MAX_AGE", 600)
     ALLOW_ANONYMOUS_SESSIONS = env_bool("ALLOW_ANONYMOUS_SESSIONS", True)
 
@@ -63,6 +73,21 @@ class Config:
     MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 20_000)
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+
+    # Feedback generation: any OpenAI-compatible chat-completions API; none when neither the
+    # base URL nor the key is set (the generate routes then answer 503).
+    LLM_BASE_URL = env_str("LLM_BASE_URL")  # default: OpenAI's when only a key is given
+    LLM_API_KEY = env_str("LLM_API_KEY")
+    LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
+    # The time budget of one generation in seconds (every call and the one retry included):
+    # below gunicorn's timeout, so a request generating in place is never killed.
+    LLM_TIMEOUT = env_float("LLM_TIMEOUT", 25)
+    LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 2)  # transport retries, in feedback-worker
+    LLM_RESPONSE_FORMAT = env_str("LLM_RESPONSE_FORMAT", "json_schema")  # or json_object
+    FEEDBACK_RATE_LIMIT = env_str("FEEDBACK_RATE_LIMIT", "10 per hour")
+    # A feedback-worker holds a claimed report this long; then another worker takes it over.
+    FEEDBACK_LEASE_SECONDS = env_float("FEEDBACK_LEASE_SECONDS", 180)
+    FEEDBACK_POLL_SECONDS = env_float("FEEDBACK_POLL_SECONDS", 1)
 
     API_TITLE = "interview-service"
     API_VERSION = "1.0.0"  # the document's info.version is the package's (openapi.finish)
@@ -97,6 +122,8 @@ class Testing(Config):
     ALLOW_ANONYMOUS_SESSIONS = True
     RATE_LIMIT_ENABLED = False
     CREATE_INDEXES_ON_START = True
+    LLM_BASE_URL = None
+    LLM_API_KEY = None
 
 
 class Production(Config):
@@ -117,6 +144,8 @@ class Production(Config):
             raise RuntimeError("CORS_ORIGINS must list explicit origins, not a wildcard")
         if not env_str("MONGODB_URI"):
             raise RuntimeError("Production needs MONGODB_URI")
+        if cls.LLM_TIMEOUT >= env_float("GUNICORN_TIMEOUT", 30):
+            raise RuntimeError("LLM_TIMEOUT must be below GUNICORN_TIMEOUT")
 
 
 ENVIRONMENTS = {"development": Development, "testing": Testing, "production": Production}

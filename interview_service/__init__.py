@@ -1,21 +1,22 @@
 """interview-service: the application factory."""
 
 from flask import Flask, request
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import settings_for
 from interview_service import db, errors, observability, ratelimit
 from interview_service.account.routes import blp as account_blp
 from interview_service.extensions import api, cors
-from interview_service.jsonio import StrictJSONProvider
+from interview_service.feedback import blp as feedback_blp
+from interview_service.jsonio import JSONRequest, StrictJSONProvider
 from interview_service.ops import blp as ops_blp
 from interview_service.performance import models as performance_models
 from interview_service.performance.routes import blp as performance_blp
 from interview_service.sessions import models as session_models
 from interview_service.sessions.routes import blp as sessions_blp
 
-BLUEPRINTS = (ops_blp, sessions_blp, performance_blp, account_blp)
+BLUEPRINTS = (ops_blp, sessions_blp, performance_blp, account_blp, feedback_blp)
 DOCUMENTS = (*session_models.DOCUMENTS, *performance_models.DOCUMENTS)
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -28,6 +29,7 @@ def create_app(env=None, **overrides):
     register_proxy_fix(app)
     register_observability(app)
     register_extensions(app)
+    register_cache_policy(app)
     register_rate_limits(app)
     register_blueprints(app)
     register_request_guards(app)
@@ -42,6 +44,7 @@ def register_config(app, env, overrides):
     settings.check()
     app.config.from_object(settings)
     app.config.update(overrides)
+    app.request_class = JSONRequest
     app.json = StrictJSONProvider(app)
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
@@ -74,6 +77,8 @@ def register_extensions(app):
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
         expose_headers=[
+            "Content-Disposition",  # the CSV and JSON exports' file names
+            "Location",
             "X-Request-ID",
             "Retry-After",
             "X-RateLimit-Limit",
@@ -83,6 +88,16 @@ def register_extensions(app):
         supports_credentials=False,
         max_age=app.config["CORS_MAX_AGE"],
     )
+
+
+def register_cache_policy(app):
+    """Answers under /api hold a user's data: no browser or proxy may keep a copy."""
+
+    @app.after_request
+    def no_store(response):
+        if request.path.startswith("/api/") and request.blueprint != "api-docs":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
 
 def register_rate_limits(app):
@@ -114,6 +129,8 @@ def register_request_guards(app):
         has_body = request.content_length or request.headers.get("Transfer-Encoding")
         if has_body and not request.is_json:
             raise UnsupportedMediaType("Request body must be JSON (Content-Type: application/json)")
+        if has_body and request.content_length is None:
+            read_chunked_body(app.config["MAX_CONTENT_LENGTH"])
         view = app.view_functions.get(request.endpoint)
         if view is None:
             return
@@ -124,6 +141,19 @@ def register_request_guards(app):
         if request.args and "query" not in locations:
             unknown = {name: ["Unknown field."] for name in request.args}
             raise errors.Invalid("This endpoint takes no query parameters", errors=unknown)
+
+
+def read_chunked_body(limit):
+    """Read a body sent without Content-Length (chunked) now, 413 when it exceeds `limit`.
+
+    Werkzeug stops such a body at the limit without an error, so the JSON parser would see it
+    cut short and answer 400; reading one byte more tells a body that is too large.
+    """
+    if limit is None:
+        return
+    request.max_content_length = limit + 1
+    if len(request.get_data()) > limit:
+        raise RequestEntityTooLarge(f"Request body is larger than {limit} bytes")
 
 
 def register_commands(app):

@@ -6,16 +6,34 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from flask import current_app, g, request
 
-from interview_service.errors import Unauthorized
+from interview_service.errors import MissingToken, Unauthorized
+
+# Identity providers use ids of a few dozen characters (UUIDs, "auth0|…", Firebase uids).
+MAX_SUB_CHARS = 255
 
 _jwks_clients = {}
 
 
-def _jwks_client(url):
-    """One cached JWKS client per URL (it caches the keys it fetched)."""
-    if url not in _jwks_clients:
-        _jwks_clients[url] = jwt.PyJWKClient(url, cache_keys=True, timeout=5)
-    return _jwks_clients[url]
+def _jwks_client(config):
+    """One JWKS client per URL and cache settings.
+
+    It keeps the fetched key set for JWT_JWKS_LIFESPAN seconds, then fetches it again, so a
+    key the provider stopped publishing stops verifying; an unknown `kid` fetches it again
+    at most once per JWT_JWKS_COOLDOWN seconds (a rotated-in key, without letting forged
+    kids hammer the provider). No per-kid cache: it would keep a withdrawn key forever.
+    """
+    settings = (config["JWT_JWKS_URL"], config["JWT_JWKS_LIFESPAN"], config["JWT_JWKS_COOLDOWN"])
+    if settings not in _jwks_clients:
+        url, lifespan, cooldown = settings
+        _jwks_clients[settings] = jwt.PyJWKClient(
+            url,
+            cache_keys=False,
+            cache_jwk_set=True,
+            lifespan=lifespan,
+            cooldown_duration=cooldown,
+            timeout=5,
+        )
+    return _jwks_clients[settings]
 
 
 def verify_token(token, config):
@@ -29,18 +47,35 @@ def verify_token(token, config):
     }
     try:
         if config.get("JWT_JWKS_URL"):
-            key = _jwks_client(config["JWT_JWKS_URL"]).get_signing_key_from_jwt(token).key
+            key = _jwks_client(config).get_signing_key_from_jwt(token).key
             algorithms = config["JWT_ALGORITHMS_JWKS"]
         elif config.get("JWT_SECRET"):
             key, algorithms = config["JWT_SECRET"], config["JWT_ALGORITHMS_SECRET"]
         else:
             raise Unauthorized("Token verification is not configured")
         claims = jwt.decode(token, key, algorithms=algorithms, **kwargs)
-    except jwt.PyJWTError as error:
-        raise Unauthorized(f"Invalid token: {error}") from None
-    if not isinstance(claims.get("sub"), str) or not claims["sub"].strip():
-        raise Unauthorized("Invalid token: sub must be a non-empty string")
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("Token has expired", type="token_expired") from None
+    except jwt.PyJWTError:
+        # The decoder's own words (segments, padding, algorithms) help an attacker, not a user.
+        raise Unauthorized("Invalid token") from None
+    if not _usable_subject(claims.get("sub")):
+        raise Unauthorized(
+            f"Invalid token: sub must be a non-empty UTF-8 string of at most {MAX_SUB_CHARS} "
+            "characters"
+        )
     return claims
+
+
+def _usable_subject(sub):
+    """Whether `sub` can be a user id: stored as BSON (UTF-8, no NUL), logged, compared."""
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_CHARS or "\x00" in sub:
+        return False
+    try:
+        sub.encode("utf-8")  # a lone surrogate ("\ud800" in the JSON) does not encode
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _bearer_token():
@@ -68,7 +103,7 @@ def login_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if current_user() is None:
-            raise Unauthorized("Missing bearer token")
+            raise MissingToken()
         return view(*args, **kwargs)
 
     return wrapper

@@ -56,7 +56,8 @@ def purge(days, dry_run):
     """
     from datetime import timedelta
 
-    from interview_service.sessions.service import now, purge_older_than
+    from interview_service.sessions.service import purge_older_than
+    from interview_service.times import now
 
     cutoff = now() - timedelta(days=days)
     counts = purge_older_than(cutoff, dry_run=dry_run)
@@ -65,6 +66,57 @@ def purge(days, dry_run):
         f"{verb} sessions: {counts['sessions']}, conversations: {counts['conversations']}, "
         f"reports: {counts['reports']} (created before {cutoff:%Y-%m-%dT%H:%M:%SZ})"
     )
+
+
+@click.command("repair")
+@click.option(
+    "--settled-minutes",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 10080),
+    help="Correct the counters only of sessions with no append for this long.",
+)
+@with_appcontext
+def repair(settled_minutes):
+    """Make the stored data agree again after a crash or database outage between two writes.
+
+    Transcripts: drops the unique indexes of earlier versions, keys older messages and reports
+    by their session's _id, removes what deleted sessions left behind, and corrects the
+    statistics of settled sessions from their stored messages; a messageIndex that was
+    reserved but never stored (a gap) cannot be filled and is listed. Performances: links
+    saved results to their interviews and removes results whose interview is gone.
+    """
+    from datetime import timedelta
+
+    from interview_service.performance.service import repair_all
+    from interview_service.sessions.service import now, repair_transcripts
+
+    done = repair_transcripts(now() - timedelta(minutes=settled_minutes))
+    click.echo(
+        f"transcripts: {done['indexes_dropped']} old indexes dropped, "
+        f"{done['adopted']} messages/reports keyed by their session, "
+        f"{done['orphans_removed']} left by deleted sessions removed, "
+        f"{done['counters_fixed']} session counters corrected, "
+        f"{len(done['gaps'])} sessions with gaps"
+    )
+    for session_id, missing in done["gaps"].items():
+        click.echo(f"gap: session {session_id} misses messageIndex {_ranges(missing)}")
+    performances = repair_all()
+    click.echo(
+        f"performances: {performances['linked']} linked to their interview, "
+        f"{performances['orphans_removed']} without an interview removed"
+    )
+
+
+def _ranges(numbers):
+    """Sorted integers as `0-3, 7, 9-10`."""
+    spans = []
+    for number in numbers:
+        if spans and spans[-1][1] == number - 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 @click.command("seed-demo")
@@ -107,4 +159,4 @@ def seed_demo(user, count, seed):
     )
 
 
-COMMANDS = [init_db, issue_token, expire_sessions, purge, seed_demo]
+COMMANDS = [init_db, issue_token, expire_sessions, purge, repair, seed_demo]

@@ -1,11 +1,18 @@
 """Domain errors raised by services, and the one JSON error shape every failure answers with."""
 
 import logging
+import math
+import re
 from http import HTTPStatus
 
 import pymongo.errors
 from flask import current_app, jsonify
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import (
+    ClientDisconnected,
+    HTTPException,
+    InternalServerError,
+    RequestTimeout,
+)
 
 from interview_service.observability import record_database_unavailable
 
@@ -15,49 +22,102 @@ RETRY_AFTER_SECONDS = 5
 
 
 class ServiceError(Exception):
-    """A rule of the domain was broken; `status` tells the HTTP layer how to answer."""
+    """A rule of the domain was broken; `status` tells the HTTP layer how to answer and
+    `type` is the machine-readable reason clients branch on."""
 
     status = 400
+    type = "bad_request"
 
-    def __init__(self, message, errors=None):
+    def __init__(self, message, errors=None, type=None, retry_after=None):
         super().__init__(message)
         self.message = message
         self.errors = errors
+        self.type = type or self.type
+        # Seconds after which the same request may succeed (sent as Retry-After).
+        self.retry_after = retry_after
 
 
 class NotFound(ServiceError):
     """The resource does not exist or is not the caller's."""
 
     status = 404
+    type = "not_found"
 
 
 class Conflict(ServiceError):
     """The request conflicts with the resource's current state."""
 
     status = 409
+    type = "conflict"
 
 
 class Invalid(ServiceError):
     """The request is well-formed but its values break a rule."""
 
     status = 422
+    type = "validation_failed"
 
-    def __init__(self, message, field=None, errors=None):
-        super().__init__(message, {field: [message]} if field else errors)
+    def __init__(self, message, field=None, errors=None, type=None):
+        super().__init__(message, {field: [message]} if field else errors, type)
 
 
 class Unauthorized(ServiceError):
-    """No token, or a token that does not verify."""
+    """A token that does not verify."""
 
     status = 401
+    type = "invalid_token"
 
 
-def error_body(code, message, errors=None):
-    """Build the error body the SPA reads: `success`, `error` and flask-smorest's keys."""
+class MissingToken(Unauthorized):
+    """No bearer token where one is required."""
+
+    type = "missing_token"
+
+    def __init__(self, message="Missing bearer token"):
+        super().__init__(message)
+
+
+class BadGateway(ServiceError):
+    """A service this one depends on answered something unusable."""
+
+    status = 502
+    type = "bad_gateway"
+
+
+class Unavailable(ServiceError):
+    """A service this one depends on is missing, unreachable or refusing us for now."""
+
+    status = 503
+    type = "service_unavailable"
+
+
+# The `type` of an error no domain rule names, by status; any other status gets its phrase
+# in snake_case ("Method Not Allowed" → "method_not_allowed").
+ERROR_TYPES = {
+    401: "invalid_token",
+    413: "body_too_large",
+    422: "validation_failed",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def error_type(code):
+    """The machine-readable `type` of an HTTP error status."""
+    if code in ERROR_TYPES:
+        return ERROR_TYPES[code]
+    return re.sub(r"[^a-z0-9]+", "_", HTTPStatus(code).phrase.lower()).strip("_")
+
+
+def error_body(code, message, errors=None, type=None):
+    """Build the error body the SPA reads: `success`, `error`, flask-smorest's keys and the
+    machine-readable `type`."""
     body = {
         "success": False,
         "code": code,
         "status": HTTPStatus(code).phrase,
+        "type": type or error_type(code),
         "message": message,
         "error": message,
     }
@@ -81,7 +141,7 @@ class ApiErrorHandlerMixin:
         )
         if error.code == 422 and errors and "message" not in data:
             message = "Validation failed"
-        response = jsonify(error_body(error.code, message, errors))
+        response = jsonify(error_body(error.code, message, errors, getattr(error, "type", None)))
         response.status_code = error.code
         headers = dict(error.get_headers()) if error.code in (401, 405, 429, 503) else {}
         headers.update(data.get("headers") or {})
@@ -92,18 +152,38 @@ class ApiErrorHandlerMixin:
 
 def handle_service_error(error):
     """Map a domain error to its JSON answer."""
-    response = jsonify(error_body(error.status, error.message, error.errors))
+    response = jsonify(error_body(error.status, error.message, error.errors, error.type))
     response.status_code = error.status
-    if error.status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="interview-service"'
+    if isinstance(error, Unauthorized):
+        response.headers["WWW-Authenticate"] = www_authenticate(error)
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
     return response
+
+
+def www_authenticate(error):
+    """RFC 6750: a bare challenge when no token came, `error="invalid_token"` when one failed."""
+    challenge = 'Bearer realm="interview-service"'
+    if isinstance(error, MissingToken):
+        return challenge
+    description = error.message.replace("\\", "").replace('"', "'")
+    return f'{challenge}, error="invalid_token", error_description="{description}"'
+
+
+def handle_incomplete_body(error):
+    """The body stopped short (the client went away, or gunicorn's body deadline passed): 408."""
+    return current_app.extensions["interview_service.api"].handle_http_exception(
+        RequestTimeout("Request body not received in time")
+    )
 
 
 def handle_database_unavailable(error):
     """The database did not answer in time: 503 with Retry-After, never a hanging worker."""
     log.warning("database unavailable: %s", error.__class__.__name__)
     record_database_unavailable()
-    response = jsonify(error_body(503, "Database unavailable, try again shortly"))
+    response = jsonify(
+        error_body(503, "Database unavailable, try again shortly", type="database_unavailable")
+    )
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
@@ -145,5 +225,6 @@ def register_error_handlers(app, api):
     """Bind the handlers: domain errors, driver errors, and the catch-all."""
     app.extensions["interview_service.api"] = api
     app.register_error_handler(ServiceError, handle_service_error)
+    app.register_error_handler(ClientDisconnected, handle_incomplete_body)
     app.register_error_handler(pymongo.errors.PyMongoError, handle_pymongo_error)
     app.register_error_handler(Exception, handle_unexpected_error)

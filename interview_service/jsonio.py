@@ -1,9 +1,12 @@
-"""Flask JSON provider that turns hostile bodies into a 400 instead of a crash or bad data."""
+"""Request bodies: a JSON provider that turns hostile bodies into a 400 instead of a crash or
+bad data, and a request class that says so."""
 
 import json
 import math
 
+from flask import Request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest
 
 MAX_DEPTH = 32
 MAX_INT = 2**63 - 1  # BSON stores 64-bit integers at most
@@ -48,3 +51,19 @@ class StrictJSONProvider(DefaultJSONProvider):
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
+
+
+class MalformedJSON(BadRequest):
+    """A body that claims to be JSON and is not: the client sees why."""
+
+    type = "malformed_json"
+
+
+class JSONRequest(Request):
+    """Flask's request, whose JSON parse failure names the problem instead of a generic 400."""
+
+    def on_json_loading_failed(self, e):
+        """Answer 400 `malformed_json` with the parser's reason (415 stays for non-JSON)."""
+        if e is None:
+            return super().on_json_loading_failed(e)
+        raise MalformedJSON(f"Request body is not valid JSON: {e}")

@@ -27,6 +27,9 @@ REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 UNMATCHED = "<unmatched>"  # the path label of a request no route matched (bounded cardinality)
 
 request_log = logging.getLogger("interview_service.requests")
+# At DEBUG these log whole payloads (transcripts, prompts, model answers): they never log
+# below WARNING, whatever LOG_LEVEL says.
+PAYLOAD_LOGGERS = ("pymongo.command", "openai", "httpx", "httpx2", "httpcore", "httpcore2")
 
 # Metrics are module-level: prometheus-client registers each name once per process. Under
 # gunicorn PROMETHEUS_MULTIPROC_DIR is set (config/gunicorn.conf.py), so every worker writes
@@ -91,6 +94,8 @@ def init_logging(app):
     handler.addFilter(RequestContextFilter())
     root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"].upper())
+    for name in PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def init_app(app):

@@ -35,7 +35,9 @@ class Ready(MethodView):
         return {}
 
 
-@blp.route("/metrics")
+# Exactly one path (the app serves /healthz/ for /healthz, not /metrics/ for /metrics), so
+# nginx's allow-list on /metrics covers every way to reach the metrics.
+@blp.route("/metrics", strict_slashes=True)
 class Metrics(MethodView):
     """Prometheus metrics."""
 

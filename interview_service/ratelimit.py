@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # One atomic findAndModify per request (a pipeline update with $$NOW), which MongoDB 4.2+ and
 # SecantusDB both run; limits' sliding-window strategy fails on SecantusDB.
 STRATEGY = "fixed-window"
+EXTENSION = "interview_service.limiter"
 
 
 class MongoDBStorage(limits.storage.MongoDBStorage):
@@ -81,12 +82,7 @@ def init_app(app):
     (one module-level object would leak one test app's limits into the next).
     """
     config = app.config
-    try:
-        limits.parse_many(config["RATE_LIMIT_DEFAULT"])
-    except ValueError:
-        raise RuntimeError(
-            f"RATE_LIMIT_DEFAULT is not a rate limit: {config['RATE_LIMIT_DEFAULT']!r}"
-        ) from None
+    check_limit(config, "RATE_LIMIT_DEFAULT")
     storage_uri, storage_options = storage_settings(config)
     limiter = Limiter(
         rate_limit_key,
@@ -110,7 +106,29 @@ def init_app(app):
     limiter.init_app(app)
     if limiter.enabled:
         app.after_request(partial(add_headers, limiter))
+    app.extensions[EXTENSION] = limiter
     return limiter
+
+
+def check_limit(config, setting):
+    """Refuse to start when the setting is not a rate limit."""
+    try:
+        limits.parse_many(config[setting])
+    except ValueError:
+        raise RuntimeError(f"{setting} is not a rate limit: {config[setting]!r}") from None
+
+
+def limit_blueprint(app, blueprint, setting):
+    """Limit each caller on `blueprint`'s routes to the `setting` limit, besides the default;
+    a request refused with a 4xx (nothing done) is not counted."""
+    check_limit(app.config, setting)
+    limit = app.config[setting]
+    app.extensions[EXTENSION].limit(
+        limit,
+        key_func=rate_limit_key,
+        error_message=f"Rate limit exceeded ({limit}), try again later",
+        deduct_when=lambda response: not 400 <= response.status_code < 500,
+    )(blueprint)
 
 
 def add_headers(limiter, response):

@@ -1,36 +1,76 @@
-"""Schemas shared by both blueprints: the success envelope, UTC times and cursor paging."""
+"""Schemas shared by both blueprints: the success envelope, UTC times, cursor paging and the
+keys existing clients read (`_id`, lists never null)."""
 
 from datetime import UTC
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from interview_service import times
+
 
 class UTCDateTime(fields.AwareDateTime):
     """ISO 8601 time: loads any offset (naive means UTC) as UTC; dumps UTC with a `Z`.
 
     Millisecond precision both ways, because that is what BSON stores: a time reads back
-    exactly as it was answered.
+    exactly as it was answered. A time whose UTC falls outside years 1-9999 is invalid.
     """
+
+    default_error_messages = {"range": "Not a valid datetime: outside years 0001-9999 in UTC."}
 
     def __init__(self, **kwargs):
         super().__init__(default_timezone=UTC, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        moment = super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
-        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return times.truncate_ms(times.as_utc(moment))
+        except OverflowError:
+            raise self.make_error("range") from None
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        return None if value is None else times.iso(value)
+
+
+class FullMatch(validate.Regexp):
+    """A Regexp validator that must match the whole value.
+
+    marshmallow's Regexp uses `re.match`, and `$` also matches before a trailing newline, so
+    `^id$` alone lets `id\\n` through. The pattern stays `^…$` for the OpenAPI document.
+    """
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
 
 
 class ResponseSchema(ma.Schema):
     """Every 2xx body carries `success: true`; the SPA checks it on every answer."""
 
     success = fields.Boolean(dump_default=True, metadata={"description": "Always true on 2xx"})
+
+
+class LegacyIdSchema(ma.Schema):
+    """`_id` beside `id`, same value: the key the original API gave, which existing clients read."""
+
+    # dump_only, so two fields may read the same attribute.
+    legacy_id = fields.String(
+        attribute="id",
+        data_key="_id",
+        dump_only=True,
+        metadata={"description": "The same value as `id` (the original API's key)"},
+    )
+
+
+class ListOrEmpty(fields.List):
+    """A list answered as `[]` when it is unset or null: clients iterate it without a check."""
+
+    def __init__(self, cls_or_instance, **kwargs):
+        super().__init__(cls_or_instance, dump_default=list, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize([] if value is None else value, attr, obj, **kwargs)
 
 
 class PageArgsSchema(ma.Schema):
@@ -52,6 +92,9 @@ class ErrorSchema(ma.Schema):
     success = fields.Boolean()
     code = fields.Integer()
     status = fields.String()
+    type = fields.String(
+        metadata={"description": "Machine-readable reason, e.g. token_expired, validation_failed"}
+    )
     message = fields.String()
     error = fields.String()
     errors = fields.Dict()

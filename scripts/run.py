@@ -1,6 +1,7 @@
-"""`make run`: the embedded database (unless MONGODB_URI is set) and the service under gunicorn.
+"""`make run`: the embedded database (unless MONGODB_URI is set), the service under gunicorn and
+one feedback-worker.
 
-Ctrl-C or SIGTERM stops both; nothing is left running.
+Ctrl-C or SIGTERM stops them all; nothing is left running.
 """
 
 import os
@@ -66,6 +67,18 @@ def stop(process, timeout=15):
             process.wait()
 
 
+def provider_status(env):
+    """Which model generates feedback, or how to configure one."""
+    if env.get("LLM_API_KEY") or env.get("LLM_BASE_URL"):
+        where = env.get("LLM_BASE_URL") or "OpenAI"
+        return f"{env.get('LLM_MODEL') or 'gpt-4o-mini'} at {where}"
+    return (
+        "no provider configured (the generate routes answer 503); set LLM_API_KEY for OpenAI,\n"
+        "    or LLM_BASE_URL (+ LLM_MODEL) for any OpenAI-compatible server, e.g.\n"
+        "    LLM_BASE_URL=http://127.0.0.1:11434/v1 LLM_MODEL=llama3.1 for a local Ollama"
+    )
+
+
 def main():
     env = dict(os.environ)
     env.setdefault("APP_ENV", "development")
@@ -84,9 +97,16 @@ def main():
         env=env,
         start_new_session=True,
     )
+    worker = subprocess.Popen(
+        [str(BIN / "flask"), "--app", "wsgi", "feedback-worker"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
 
     def shutdown(signum, frame):
         stop(server)
+        stop(worker)
         stop(database)
         sys.exit(0)
 
@@ -100,7 +120,8 @@ def main():
         f"  health:                {base}/healthz  {base}/readyz\n"
         f"  a token for user 'demo': .venv/bin/flask --app wsgi issue-token demo\n"
         f"    (same environment: APP_ENV={env['APP_ENV']}; JWT_SECRET from the environment)\n"
-        "Ctrl-C stops the service and the embedded database.\n",
+        f"  feedback generation:   {provider_status(env)} (feedback-worker pid {worker.pid})\n"
+        "Ctrl-C stops the service, the worker and the embedded database.\n",
         flush=True,
     )
     parent = os.getppid()
@@ -108,6 +129,7 @@ def main():
         if os.getppid() != parent:  # `make` was killed without passing the signal on
             shutdown(signal.SIGTERM, None)
         time.sleep(0.5)
+    stop(worker)
     stop(database)
     sys.exit(server.returncode)
 

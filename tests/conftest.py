@@ -130,9 +130,34 @@ def wire_uri(wire_server):
         client.drop_database(name)
 
 
+@pytest.fixture
+def admin(wire_server):
+    """The fault injector: a client of its own on the shared wire server."""
+    with pymongo.MongoClient(
+        wire_server["uri"], directConnection=True, appname="fault-injector"
+    ) as client:
+        yield client.admin
+
+
 def make_app(uri, **overrides):
     """A testing app on `uri`."""
     return create_app("testing", MONGODB_URI=uri, **overrides)
+
+
+TIMEOUT_MS = 1000  # MONGODB_TIMEOUT_MS of the apps under fault: every answer must beat it
+SELECTION_TIMEOUT_MS = 500
+
+
+@pytest.fixture
+def fault_app(wire_uri):
+    """The app on the wire server with short timeouts, so a fault answers quickly."""
+    application = make_app(
+        wire_uri,
+        MONGODB_TIMEOUT_MS=TIMEOUT_MS,
+        MONGODB_SERVER_SELECTION_TIMEOUT_MS=SELECTION_TIMEOUT_MS,
+    )
+    yield application
+    db.disconnect()
 
 
 @pytest.fixture

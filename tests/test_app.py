@@ -12,7 +12,7 @@ from config import Production
 from interview_service import create_app, db
 from tests.conftest import free_port, make_app
 
-ERROR_KEYS = {"success", "code", "status", "message", "error"}
+ERROR_KEYS = {"success", "code", "status", "type", "message", "error"}
 
 
 def test_factory_honours_testing_config(app):
@@ -33,6 +33,7 @@ def test_overrides_win_over_settings(db_uri):
         ({"JWT_SECRET": "short"}, "at least 32"),
         ({"CORS_ORIGINS": ["*"]}, "wildcard"),
         ({"CORS_ORIGINS": []}, "wildcard"),
+        ({"LLM_TIMEOUT": 30}, "LLM_TIMEOUT must be below GUNICORN_TIMEOUT"),
     ],
 )
 def test_production_refuses_unsafe_settings(monkeypatch, changes, reason):
@@ -106,6 +107,7 @@ def test_every_http_error_has_the_same_shape(db_uri, code):
     assert ERROR_KEYS <= set(body)
     assert body["success"] is False and body["code"] == code
     assert body["error"] == body["message"]
+    assert re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", body["type"])
 
 
 def test_uncaught_exception_is_a_500_without_traceback(db_uri):

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -9,7 +10,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from interview_service.auth import issue_token, verify_token
+from interview_service.auth import MAX_SUB_CHARS, issue_token, verify_token
 from interview_service.errors import Unauthorized
 
 SECRET = "s" * 40
@@ -34,22 +35,78 @@ def test_valid_secret_token_gives_its_subject():
 
 
 @pytest.mark.parametrize(
-    "token, reason",
+    "token, reason, error_type",
     [
-        (jwt.encode(claims(exp=datetime.now(UTC) - timedelta(minutes=1)), SECRET), "expired"),
-        (jwt.encode(claims(exp=None), SECRET), "exp"),
-        (jwt.encode(claims(sub=None), SECRET), "sub"),
-        (jwt.encode(claims(sub=""), SECRET), "sub"),
-        (jwt.encode(claims(), "another-secret-" + "x" * 30), "Signature"),
-        (jwt.encode(claims(), SECRET * 2, algorithm="HS512"), "alg value"),
-        (jwt.encode(claims(), None, algorithm="none"), "alg value"),
-        ("not.a.token", "Invalid"),
+        (
+            jwt.encode(claims(exp=datetime.now(UTC) - timedelta(minutes=1)), SECRET),
+            "Token has expired",
+            "token_expired",
+        ),
+        (jwt.encode(claims(exp=None), SECRET), "Invalid token", "invalid_token"),
+        (jwt.encode(claims(sub=None), SECRET), "Invalid token", "invalid_token"),
+        (jwt.encode(claims(sub=""), SECRET), "sub", "invalid_token"),
+        (jwt.encode(claims(), "another-secret-" + "x" * 30), "Invalid token", "invalid_token"),
+        (jwt.encode(claims(), SECRET * 2, algorithm="HS512"), "Invalid token", "invalid_token"),
+        (jwt.encode(claims(), None, algorithm="none"), "Invalid token", "invalid_token"),
+        (jwt.encode(claims(sub="\ud800"), SECRET), "sub", "invalid_token"),
+        (jwt.encode(claims(sub="a\x00b"), SECRET), "sub", "invalid_token"),
+        (jwt.encode(claims(sub="x" * (MAX_SUB_CHARS + 1)), SECRET), "sub", "invalid_token"),
+        ("not.a.token", "Invalid token", "invalid_token"),
     ],
-    ids=["expired", "no-exp", "no-sub", "empty-sub", "bad-signature", "hs512", "none", "garbage"],
+    ids=[
+        "expired",
+        "no-exp",
+        "no-sub",
+        "empty-sub",
+        "bad-signature",
+        "hs512",
+        "none",
+        "lone-surrogate-sub",
+        "nul-in-sub",
+        "overlong-sub",
+        "garbage",
+    ],
 )
-def test_bad_token_is_unauthorized(token, reason):
-    with pytest.raises(Unauthorized, match=reason):
+def test_bad_token_is_unauthorized(token, reason, error_type):
+    with pytest.raises(Unauthorized, match=reason) as raised:
         verify_token(token, CONFIG)
+    assert raised.value.type == error_type
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not.a.token",
+        "abc",
+        jwt.encode(claims(), "another-secret-" + "x" * 30),
+        jwt.encode(claims(), None, algorithm="none"),
+    ],
+    ids=["segments", "one-segment", "signature", "alg-none"],
+)
+def test_unauthorized_message_shows_no_decoder_internals(token):
+    with pytest.raises(Unauthorized) as raised:
+        verify_token(token, CONFIG)
+    assert raised.value.message == "Invalid token"
+
+
+def test_longest_sub_is_accepted():
+    token = jwt.encode(claims(sub="é" * MAX_SUB_CHARS), SECRET)
+    assert verify_token(token, CONFIG)["sub"] == "é" * MAX_SUB_CHARS
+
+
+@pytest.mark.parametrize("sub", ["\ud800", "a\x00b", "x" * (MAX_SUB_CHARS + 1)])
+@pytest.mark.parametrize(
+    "method, path",
+    [("GET", "/api/interviews"), ("GET", "/api/sessions"), ("POST", "/api/sessions")],
+)
+def test_request_with_an_unusable_sub_answers_401(app, client, sub, method, path):
+    token = jwt.encode(claims(sub=sub), app.config["JWT_SECRET"])
+    response = client.open(
+        path, method=method, json={}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401
+    assert response.get_json()["success"] is False
+    assert "sub must be" in response.get_json()["error"]
 
 
 def test_leeway_accepts_a_just_expired_token():
@@ -75,50 +132,123 @@ def test_issue_token_needs_a_secret():
         issue_token("bob", {**CONFIG, "JWT_SECRET": None})
 
 
+class JWKSServer:
+    """A JWKS on a loopback HTTP server whose published keys can change; counts its fetches."""
+
+    def __init__(self, keys):
+        self.keys = keys
+        self.published = list(keys)
+        self.fetches = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                server.fetches += 1
+                body = json.dumps(server.document()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.http = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_port}/jwks.json"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def document(self):
+        """The JWKS of the published keys."""
+        keys = []
+        for kid in self.published:
+            key, algorithm = self.keys[kid]
+            jwk = json.loads(
+                jwt.algorithms.get_default_algorithms()[algorithm].to_jwk(key.public_key())
+            )
+            keys.append({**jwk, "kid": kid, "alg": algorithm, "use": "sig"})
+        return {"keys": keys}
+
+    def token(self, kid, **changes):
+        """A token signed with the key `kid` (published or not)."""
+        key, algorithm = self.keys[kid]
+        return jwt.encode(claims(**changes), key, algorithm=algorithm, headers={"kid": kid})
+
+    def config(self, lifespan=300, cooldown=30):
+        """A verification config on this JWKS."""
+        return {
+            **CONFIG,
+            "JWT_JWKS_URL": self.url,
+            "JWT_JWKS_LIFESPAN": lifespan,
+            "JWT_JWKS_COOLDOWN": cooldown,
+        }
+
+
 @pytest.fixture
-def jwks_keys():
-    """An RSA and an EC key, published as a JWKS on a loopback HTTP server."""
-    keys = {
-        "rsa-1": (rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256"),
-        "ec-1": (ec.generate_private_key(ec.SECP256R1()), "ES256"),
-    }
-    document = {"keys": []}
-    for kid, (key, algorithm) in keys.items():
-        jwk = json.loads(
-            jwt.algorithms.get_default_algorithms()[algorithm].to_jwk(key.public_key())
-        )
-        document["keys"].append({**jwk, "kid": kid, "alg": algorithm, "use": "sig"})
-    body = json.dumps(document).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield keys, f"http://127.0.0.1:{server.server_port}/jwks.json"
-    server.shutdown()
+def jwks():
+    """RSA and EC keys; `rsa-1` and `ec-1` published, `rsa-2` kept back for a rotation."""
+    server = JWKSServer(
+        {
+            "rsa-1": (rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256"),
+            "ec-1": (ec.generate_private_key(ec.SECP256R1()), "ES256"),
+            "rsa-2": (rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256"),
+        }
+    )
+    server.published = ["rsa-1", "ec-1"]
+    yield server
+    server.http.shutdown()
+    server.http.server_close()
 
 
 @pytest.mark.parametrize("kid", ["rsa-1", "ec-1"])
-def test_jwks_token_verifies(jwks_keys, kid):
-    keys, url = jwks_keys
-    key, algorithm = keys[kid]
-    token = jwt.encode(claims(), key, algorithm=algorithm, headers={"kid": kid})
-    assert verify_token(token, {**CONFIG, "JWT_JWKS_URL": url})["sub"] == "alice"
+def test_jwks_token_verifies(jwks, kid):
+    assert verify_token(jwks.token(kid), jwks.config())["sub"] == "alice"
 
 
-def test_jwks_mode_refuses_a_secret_signed_token(jwks_keys):
-    _, url = jwks_keys
+def test_jwks_mode_refuses_a_secret_signed_token(jwks):
     token = jwt.encode(claims(), SECRET, algorithm="HS256", headers={"kid": "rsa-1"})
     with pytest.raises(Unauthorized):
-        verify_token(token, {**CONFIG, "JWT_JWKS_URL": url})
+        verify_token(token, jwks.config())
+
+
+def test_jwks_keys_are_fetched_once_within_the_lifespan(jwks):
+    config = jwks.config(lifespan=600, cooldown=600)
+    for kid in ["rsa-1", "ec-1", "rsa-1", "ec-1"]:
+        assert verify_token(jwks.token(kid), config)["sub"] == "alice"
+    assert jwks.fetches == 1
+
+
+def test_jwks_key_no_longer_published_is_refused_after_the_lifespan(jwks):
+    config = jwks.config(lifespan=0.2, cooldown=0)
+    assert verify_token(jwks.token("rsa-1"), config)["sub"] == "alice"
+    jwks.published = ["ec-1"]
+    time.sleep(0.3)  # past the lifespan: the next verification fetches the JWKS again
+    with pytest.raises(Unauthorized, match="Invalid token") as raised:
+        verify_token(jwks.token("rsa-1"), config)
+    assert "rsa-1" in str(raised.value.__context__)  # the decoder's reason, kept off the wire
+    assert verify_token(jwks.token("ec-1"), config)["sub"] == "alice"
+
+
+def test_jwks_unknown_kids_fetch_again_at_most_once_per_cooldown(jwks):
+    config = jwks.config(lifespan=600, cooldown=600)
+    assert verify_token(jwks.token("rsa-1"), config)["sub"] == "alice"
+    jwks.published = ["rsa-1", "ec-1", "rsa-2"]
+    for _ in range(20):
+        with pytest.raises(Unauthorized, match="Invalid token") as raised:
+            verify_token(jwks.token("rsa-2"), config)
+        assert "rsa-2" in str(raised.value.__context__)  # the decoder's reason, kept off the wire
+    assert jwks.fetches == 1
+
+
+def test_jwks_key_rotated_in_verifies_once_the_cooldown_passed(jwks):
+    config = jwks.config(lifespan=600, cooldown=0.2)
+    assert verify_token(jwks.token("rsa-1"), config)["sub"] == "alice"
+    jwks.published = ["rsa-2"]
+    time.sleep(0.3)  # past the cooldown: an unknown kid fetches the JWKS again
+    assert verify_token(jwks.token("rsa-2"), config)["sub"] == "alice"
+    assert jwks.fetches == 2
+    with pytest.raises(Unauthorized, match="Invalid token") as raised:
+        verify_token(jwks.token("rsa-1"), config)
+    assert "rsa-1" in str(raised.value.__context__)  # the decoder's reason, kept off the wire
 
 
 def test_issue_token_command_prints_a_valid_token(app, runner):

@@ -13,14 +13,13 @@ import pymongo
 import pytest
 
 from interview_service import db
+from interview_service.sessions import service as sessions_service
 from tests.account_helpers import create_session
-from tests.conftest import WIRE_OPTIONS, bearer, make_app
+from tests.conftest import SELECTION_TIMEOUT_MS, TIMEOUT_MS, WIRE_OPTIONS, bearer, make_app
 from tests.performance_helpers import create_interview
 
 pytestmark = pytest.mark.wire
 
-TIMEOUT_MS = 1000  # MONGODB_TIMEOUT_MS of the apps under fault: every answer must beat it
-SELECTION_TIMEOUT_MS = 500
 RECOVERY_BUDGET_SECONDS = 10
 ERROR_KEYS = {"success", "code", "status", "message", "error"}
 
@@ -55,27 +54,6 @@ def failpoint(admin, app, mode, commands, **data):
         yield
     finally:
         admin.command({"configureFailPoint": "failCommand", "mode": "off"})
-
-
-@pytest.fixture
-def admin(wire_server):
-    """The fault injector: a client of its own on the shared wire server."""
-    with pymongo.MongoClient(
-        wire_server["uri"], directConnection=True, appname="fault-injector"
-    ) as client:
-        yield client.admin
-
-
-@pytest.fixture
-def fault_app(wire_uri):
-    """The app on the wire server with short timeouts, so a fault answers quickly."""
-    application = make_app(
-        wire_uri,
-        MONGODB_TIMEOUT_MS=TIMEOUT_MS,
-        MONGODB_SERVER_SELECTION_TIMEOUT_MS=SELECTION_TIMEOUT_MS,
-    )
-    yield application
-    db.disconnect()
 
 
 def probe_collection():
@@ -143,15 +121,14 @@ def test_readyz_recovers_once_fault_clears(fault_app, admin, fault):
 
 # --- the same faults through the API --------------------------------------------------------
 
-# The writes of an append (reserve indexes and count on the session, insert the message) and of
-# an end (a conditional update), each with an equivalent command to check that an armed
-# one-shot fault was used up.
+# The writes of an append (reserve indexes and count on the session with a conditional update,
+# insert the message) and of an end (a conditional update), each with an equivalent command to
+# check that an armed one-shot fault was used up.
 PROBES = {
-    "findAndModify": lambda probe: probe.find_one_and_update({"_id": 1}, {"$set": {"a": 1}}),
     "insert": lambda probe: probe.insert_one({}),
     "update": lambda probe: probe.update_one({"_id": 1}, {"$set": {"a": 1}}),
 }
-APPEND_COMMANDS = ["findAndModify", "insert"]
+APPEND_COMMANDS = ["update", "insert"]
 
 
 def assert_fault_used_up(wire_server, app, command):
@@ -212,6 +189,37 @@ def test_append_under_persistent_fault_answers_503_and_its_retry_lands_once(
     assert retried.status_code in (200, 201), retried.get_json()
     assert retried.get_json()["messageIndex"] == 0
     assert transcript_of(client, session_id, fault_headers) == ([0], 1)
+
+
+def test_outage_mid_append_leaves_statistics_agreeing_with_the_transcript_and_repair_reports_it(
+    fault_app, admin, fault_headers, monkeypatch
+):
+    client = fault_app.test_client()
+    session_id = create_session(client, fault_headers)
+    assert append_one(client, session_id, fault_headers).status_code == 201
+    insert = sessions_service._insert
+
+    def insert_during_outage(*args):
+        # The database goes away just after the reservation: the insert and the give-back fail.
+        with failpoint(admin, fault_app, "alwaysOn", ["insert", "update"], closeConnection=True):
+            return insert(*args)
+
+    lost = {"role": "user", "content": "Lost", "clientMessageId": "lost-1"}
+    path = f"/api/sessions/{session_id}/conversations"
+    with monkeypatch.context() as patch:
+        patch.setattr(sessions_service, "_insert", insert_during_outage)
+        assert_unavailable(lambda: client.post(path, json=lost, headers=fault_headers))
+    assert transcript_of(client, session_id, fault_headers) == ([0], 1)
+
+    repaired = fault_app.test_cli_runner().invoke(args=["repair", "--settled-minutes", "0"])
+    assert repaired.exit_code == 0, repaired.output
+    assert f"gap: session {session_id} misses messageIndex 1" in repaired.output
+    with fault_app.app_context():
+        stored = sessions_service.Session.objects.get(session_id=session_id)
+        assert (stored.statistics.total_messages, stored.next_message_index) == (1, 2)
+    retried = client.post(path, json=lost, headers=fault_headers)
+    assert retried.status_code == 201, retried.get_json()
+    assert transcript_of(client, session_id, fault_headers) == ([0, 2], 2)
 
 
 def end_session(client, session_id, headers):

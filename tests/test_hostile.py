@@ -49,6 +49,8 @@ HOSTILE_BODIES = {
     "owner-override": b'{"userId": "bob", "user_id": "bob", "_id": "000000000000000000000000"}',
     "duplicate-keys": b'{"score": 50, "score": {"$gt": 0}}',
     "proto-pollution": b'{"__proto__": {"admin": true}, "constructor": {"prototype": {}}}',
+    "times-beyond-the-calendar": b'{"role": "user", "content": "x", "status": "completed", '
+    b'"timestamp": "9999-12-31T23:59:59-01:00", "endTime": "0001-01-01T00:00:00+01:00"}',
 }
 HOSTILE_IDS = {
     "path-traversal": "..%2F..%2Fetc%2Fpasswd",
@@ -85,6 +87,8 @@ HOSTILE_QUERY_VALUES = [
     "-1",
     "9" * 400,
     "x" * 5000,
+    "9999-12-31T23:59:59-01:00",
+    "0001-01-01T00:00:00%2B01:00",
 ]
 # Creates the design defines, sent when the route exists so there is stored data to protect.
 SEED_REQUESTS = [

@@ -152,7 +152,7 @@ def test_user_interviews_lists_open_ones_newest_first_with_counts(client, alice)
     assert response.status_code == 200
     assert body["success"] is True
     assert [item["id"] for item in body["interviews"]] == [second["id"], first["id"]]
-    assert body["stats"] == {"total": 3, "completed": 1, "inProgress": 1}
+    assert body["stats"] == {"total": 3, "completed": 1, "inProgress": 2}  # ready + in-progress
 
 
 def test_user_interviews_honours_limit(client, alice):

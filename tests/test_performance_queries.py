@@ -1,9 +1,13 @@
 """Listing performances: filters, keyword search, sort, cursor paging and bad filters."""
 
+from datetime import UTC, datetime
+
 import pytest
 from bson import ObjectId
 
-from tests.performance_helpers import backdate, completed, day, iso
+from tests.performance_helpers import backdate, completed, create_interview, day, iso
+
+OUT_OF_CALENDAR = "Not a valid datetime: outside years 0001-9999 in UTC."
 
 
 @pytest.fixture
@@ -154,8 +158,47 @@ def test_list_performances_with_bad_filter_is_422(client, alice, query):
     assert body["success"] is False and body["errors"]
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/performances", "/api/performance-stats", "/api/performances/export.csv"]
+)
+@pytest.mark.parametrize(
+    "query",
+    ["from=9999-12-31T23:59:59-01:00", "to=0001-01-01T00:00:00%2B01:00"],
+    ids=["after-9999", "before-0001"],
+)
+def test_filter_time_beyond_the_calendar_in_utc_is_422(client, alice, path, query):
+    response = client.get(f"{path}?{query}", headers=alice)
+    assert response.status_code == 422
+    name = query.split("=")[0]
+    assert response.get_json()["errors"] == {name: [OUT_OF_CALENDAR]}
+
+
+def test_times_at_the_calendar_edges_are_answered_in_iso_and_accepted_back(app, client, alice):
+    early, late = completed(client, alice), completed(client, alice)
+    backdate(app, early["performanceId"], datetime(946, 6, 9, 12, 0, tzinfo=UTC))
+    backdate(app, late["performanceId"], datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC))
+    answered = client.get("/api/performances", headers=alice).get_json()["items"]
+    assert [item["completedAt"] for item in answered] == [
+        "9999-12-31T23:59:59.999Z",
+        "0946-06-09T12:00:00.000Z",
+    ]
+    for item in answered:
+        query = {"from": item["completedAt"], "to": item["completedAt"]}
+        assert ids(client.get("/api/performances", query_string=query, headers=alice)) == [
+            item["id"]
+        ]
+    everything = {"from": answered[1]["completedAt"], "to": answered[0]["completedAt"]}
+    response = client.get("/api/performances", query_string=everything, headers=alice)
+    assert len(ids(response)) == 2
+
+
 def test_get_performance_answers_the_detailed_view(client, alice):
-    saved = completed(client, alice, score=77, feedback={"overall": "Fine"})
+    interview = create_interview(client, alice)
+    saved = client.put(
+        f"/api/interviews/{interview['id']}/performance",
+        json={"score": 77, "feedback": {"overall": "Fine"}},
+        headers=alice,
+    ).get_json()  # the resource path's answer, as the detailed view is one
     response = client.get(f"/api/performances/{saved['performanceId']}", headers=alice)
     assert response.status_code == 200
     assert response.get_json() == {"success": True, "performance": saved["performance"]}

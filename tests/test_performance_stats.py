@@ -65,9 +65,9 @@ def stats(client, headers, **query):
 def test_stats_keeps_the_legacy_keys(client, alice, history):
     assert stats(client, alice)["stats"] == {
         "totalInterviews": 7,
-        "averageScore": 73.57,  # 515 / 7
+        "averageScore": 74,  # 515 / 7 = 73.57, whole as the page shows it (summary: precise)
         "totalTimeSpent": 130,  # 30 + 24 + 40 + 20 + 16
-        "improvementTrend": 11.67,  # avg(75, 90, 85) - avg(70, 65, 80) = 83.33 - 71.67
+        "improvementTrend": 12,  # avg(75, 90, 85) - avg(70, 65, 80) = 83.33 - 71.67 = 11.67
         "strongestArea": "hr",  # hr avg 70 > coding avg 66.67
         "weakestArea": "coding",
         "recentPerformance": [50, 70, 65, 80, 75, 90, 85],

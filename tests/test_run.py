@@ -28,8 +28,8 @@ def alive(pid):
 def test_make_run_serves_and_stops_cleanly(tmp_path, stop_signal):
     port = free_port()
     env = {**os.environ, "PORT": str(port), "DATA_DIR": str(tmp_path)}
-    env.pop("MONGODB_URI", None)
-    env.pop("APP_ENV", None)
+    for name in ("MONGODB_URI", "APP_ENV", "LLM_API_KEY", "LLM_BASE_URL"):
+        env.pop(name, None)
     log = open(tmp_path / "run.log", "w+")
     make = subprocess.Popen(
         ["make", "--no-print-directory", "run"],
@@ -46,15 +46,16 @@ def test_make_run_serves_and_stops_cleanly(tmp_path, stop_signal):
         def ready():
             try:
                 return requests.get(f"{base}/readyz", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting
                 return False
 
         assert wait_until(ready, 90), open(tmp_path / "run.log").read()
         assert requests.get(f"{base}/healthz", timeout=2).json() == {"success": True}
         output = open(tmp_path / "run.log").read()
         assert f"{base}/api/docs" in output and "issue-token" in output
+        assert "no provider configured" in output and "LLM_BASE_URL" in output
         pids = [int(p) for p in re.findall(r"pid (\d+)", output)]
-        assert len(pids) == 2  # the database and gunicorn
+        assert len(pids) == 3  # the database, gunicorn and the feedback-worker
         if stop_signal == signal.SIGINT:
             os.killpg(make.pid, stop_signal)  # Ctrl-C: the terminal signals the whole group
         else:
@@ -64,6 +65,8 @@ def test_make_run_serves_and_stops_cleanly(tmp_path, stop_signal):
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
-        for pid in pids:  # the database and gunicorn run in sessions of their own
+        # Failed before reading them: the children run in sessions of their own, find them.
+        pids = pids or [int(p) for p in re.findall(r"pid (\d+)", open(tmp_path / "run.log").read())]
+        for pid in pids:  # each runs in a session of its own
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)

@@ -21,6 +21,9 @@ CONFIG = {
 }
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+# Valid ISO 8601 whose UTC falls outside years 1-9999.
+BEYOND_THE_CALENDAR = ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"]
+OUT_OF_CALENDAR = "Not a valid datetime: outside years 0001-9999 in UTC."
 
 
 def iso(moment):
@@ -89,7 +92,7 @@ def test_create_session_answers_201_with_unguessable_id(client, alice):
     # token_urlsafe(24): 32 characters of 6 bits.
     assert re.fullmatch(r"[A-Za-z0-9_-]{32}", body["sessionId"])
     assert session["userId"] == "alice"
-    assert session["config"] == {**CONFIG, "customRole": None}
+    assert session["config"] == {**CONFIG, "customRole": None, "interviewId": None}
     assert session["resume"] == {"fileName": "cv.txt", "content": "Ten years of Go"}
     assert session["status"] == "in_progress"
     assert session["statistics"] == {
@@ -141,16 +144,18 @@ def test_create_same_session_id_by_another_user_answers_409(client, alice, bob):
 
 
 def test_create_same_anonymous_session_id_with_a_token_answers_409(client, alice):
-    create(client, sessionId="anonymous-session-01")
+    create(client, sessionId="Jq2Zk3X9vB0mW7tL5rN8pQ")
     response = client.post(
-        "/api/sessions", json={"config": CONFIG, "sessionId": "anonymous-session-01"}, headers=alice
+        "/api/sessions",
+        json={"config": CONFIG, "sessionId": "Jq2Zk3X9vB0mW7tL5rN8pQ"},
+        headers=alice,
     )
     assert response.status_code == 409
     assert response.get_json()["success"] is False
 
 
 def test_create_same_anonymous_session_id_anonymously_answers_200(client):
-    body = {"config": CONFIG, "sessionId": "anonymous-session-02"}
+    body = {"config": CONFIG, "sessionId": "9f86d081884c7d659a2feaa0c55ad015"}
     client.post("/api/sessions", json=body)
     response = client.post("/api/sessions", json=body)
     assert response.status_code == 200
@@ -619,8 +624,8 @@ def test_append_batch_with_repeated_client_ids_answers_422(client, alice, sessio
         ({"role": "user", "content": ""}, {"content": ["Shorter than minimum length 1."]}),
         ({"role": "user", "content": "x", "mood": "ok"}, {"mood": ["Unknown field."]}),
         (
-            {"role": "user", "content": "x", "metadata": {"isQuestion": True, "x": 1}},
-            {"metadata": {"x": ["Unknown field."]}},
+            {"role": "user", "content": "x", "metadata": {"isQuestion": "maybe"}},
+            {"metadata": {"isQuestion": ["Not a valid boolean."]}},
         ),
         (
             {"role": "user", "content": "x", "metadata": {"speakingDuration": -1}},
@@ -855,6 +860,49 @@ def test_end_before_the_start_answers_422(client, alice, session_id):
     )
 
 
+@pytest.mark.parametrize("moment", BEYOND_THE_CALENDAR)
+def test_append_with_a_timestamp_beyond_the_calendar_in_utc_answers_422(
+    client, alice, session_id, moment
+):
+    response = append(client, session_id, alice, timestamp=moment)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"timestamp": [OUT_OF_CALENDAR]}
+    assert transcript(client, session_id, alice) == []
+
+
+@pytest.mark.parametrize("moment", BEYOND_THE_CALENDAR)
+def test_end_with_an_end_time_beyond_the_calendar_in_utc_answers_422(
+    client, alice, session_id, moment
+):
+    response = client.put(url(session_id, "/end"), json={"endTime": moment}, headers=alice)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"endTime": [OUT_OF_CALENDAR]}
+    assert client.get(url(session_id), headers=alice).get_json()["session"]["status"] == (
+        "in_progress"
+    )
+
+
+def test_times_at_the_calendar_edges_are_answered_in_iso_and_accepted_back(
+    client, alice, session_id
+):
+    early = append(client, session_id, alice, timestamp="0946-06-09T10:30:00-01:30")
+    answered = early.get_json()["conversation"]["timestamp"]
+    assert answered == "0946-06-09T12:00:00.000Z"
+    again = append(client, session_id, alice, timestamp=answered)
+    assert again.status_code == 201
+    assert again.get_json()["conversation"]["timestamp"] == answered
+    last = "9999-12-31T23:59:59.999Z"
+    assert append(client, session_id, alice, timestamp=last).status_code == 201
+    assert [m["timestamp"] for m in transcript(client, session_id, alice)] == [
+        answered,
+        answered,
+        last,
+    ]
+    ended = client.put(url(session_id, "/end"), json={"endTime": last}, headers=alice)
+    assert ended.status_code == 200
+    assert ended.get_json()["session"]["endTime"] == last
+
+
 def test_end_keeps_the_server_statistics(client, alice, session_id):
     question(client, session_id, alice)
     response = client.put(
@@ -934,7 +982,9 @@ def test_add_report_answers_201(client, alice, session_id):
     assert response.get_json()["success"] is True
     assert report["sessionId"] == session_id
     assert report["reportType"] == "detailed"
-    assert report["content"] == REPORT
+    assert report["status"] == "ready"
+    # Posted content as sent; evidence and per-question feedback come only with generation.
+    assert report["content"] == {**REPORT, "evidence": None, "questions": []}
     assert ISO_Z.match(report["generatedAt"]) and ISO_Z.match(report["createdAt"])
 
 

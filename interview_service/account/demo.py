@@ -8,6 +8,7 @@ data obeys the same rules as real data. Seeding is additive: each run adds a new
 import random
 from datetime import timedelta
 
+from interview_service import times
 from interview_service.performance import service as performance_service
 from interview_service.sessions import service as sessions_service
 
@@ -71,7 +72,7 @@ def seed_demo(user, count, rng=None, now=None):
     Returns what was created: counts and the time span of the history.
     """
     rng = rng or random.Random()
-    now = now or sessions_service.now()
+    now = now or times.now()
     completed = [_completed_interview(user, number, count, rng, now) for number in range(count)]
     track = rng.choice(TRACKS)
     started = _interview(user, track, rng, now - timedelta(days=1))
@@ -188,7 +189,7 @@ def _session(user, rng, started_at, questions, status):
         moment += timedelta(seconds=rng.randint(20, 60))
         messages.append(
             {"role": "assistant", "content": asked, "timestamp": moment,
-             "metadata": {"is_question": True}}
+             "metadata": {"isQuestion": True}}
         )  # fmt: skip
         moment += timedelta(seconds=rng.randint(45, 180))
         messages.append({"role": "user", "content": answer, "timestamp": moment})

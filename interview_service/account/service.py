@@ -1,5 +1,6 @@
 """Rules of the whole account: compose the blueprints' per-user export and deletion."""
 
+from interview_service import times
 from interview_service.performance import service as performance_service
 from interview_service.sessions import service as sessions_service
 
@@ -9,7 +10,7 @@ def export_user(user):
     with transcripts and reports, interviews, performances), each oldest first."""
     return {
         "user_id": user,
-        "exported_at": sessions_service.now(),
+        "exported_at": times.now(),
         "sessions": sessions_service.export_user(user),
         **performance_service.export_user(user),
     }

@@ -7,7 +7,8 @@ per round, joined by "; ", parts left out when not recorded.
 
 import csv
 import io
-from datetime import UTC
+
+from interview_service import times
 
 COLUMNS = (
     "performanceId",
@@ -150,8 +151,5 @@ def _number(value):
 
 
 def _iso(value):
-    """ISO 8601 UTC with a Z."""
-    if value is None:
-        return ""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO 8601 UTC with a Z; a missing time is an empty cell."""
+    return "" if value is None else times.iso(value)

@@ -17,24 +17,17 @@ from mongoengine import (
     StringField,
 )
 
+from interview_service.times import now, truncate_ms
+
 INTERVIEW_TYPES = ("technical", "behavioral", "mixed", "dsa", "aptitude", "system-design")
 EXPERIENCE_LEVELS = ("entry", "mid", "senior")
 READY, IN_PROGRESS, COMPLETED = "ready", "in-progress", "completed"
 INTERVIEW_STATUSES = (READY, IN_PROGRESS, COMPLETED)
 
 ONE_MS = timedelta(milliseconds=1)
+LAST_MOMENT = truncate_ms(datetime.max.replace(tzinfo=UTC))
 _WORD = re.compile(r"\w+")
 _SPACES = re.compile(r"\s+")
-
-
-def utc_now():
-    """Now in UTC, truncated to the millisecond BSON stores (so cursors compare exactly)."""
-    return _truncate_ms(datetime.now(UTC))
-
-
-def _truncate_ms(moment):
-    """`moment` at the millisecond precision BSON stores."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def search_tokens(*texts):
@@ -78,7 +71,7 @@ class Interview(Document):
         db_field="experienceLevel", choices=EXPERIENCE_LEVELS, required=True
     )
     status = StringField(choices=INTERVIEW_STATUSES, default=READY, required=True)
-    created_at = DateTimeField(db_field="createdAt", default=utc_now, required=True)
+    created_at = DateTimeField(db_field="createdAt", default=now, required=True)
     completed_at = DateTimeField(db_field="completedAt")
     performance_id = ObjectIdField(db_field="performanceId")
 
@@ -145,10 +138,11 @@ class PerformanceQuerySet(QuerySet):
             queryset = queryset.filter(experience_level=experience_level)
         if completed_from:
             queryset = queryset.filter(completed_at__gte=completed_from)
-        if completed_to:
+        if completed_to and completed_to < LAST_MOMENT:
             # `< to + 1 ms` is `<= to` at BSON's millisecond precision; SecantusDB misses the
-            # boundary of a `$lte` on a compound index with a field after the date.
-            queryset = queryset.filter(completed_at__lt=_truncate_ms(completed_to) + ONE_MS)
+            # boundary of a `$lte` on a compound index with a field after the date. Every
+            # time is before or at LAST_MOMENT, so that bound filters nothing.
+            queryset = queryset.filter(completed_at__lt=truncate_ms(completed_to) + ONE_MS)
         if q:
             queryset = queryset.search(q)
         return queryset
@@ -167,7 +161,7 @@ class Performance(Document):
     company_name = StringField(db_field="companyName")
     interview_type = StringField(db_field="interviewType")
     experience_level = StringField(db_field="experienceLevel")
-    completed_at = DateTimeField(db_field="completedAt", default=utc_now, required=True)
+    completed_at = DateTimeField(db_field="completedAt", default=now, required=True)
     total_questions = IntField(db_field="totalQuestions", min_value=0)
     correct_answers = IntField(db_field="correctAnswers", min_value=0)
     score = FloatField(required=True, min_value=0, max_value=100)

@@ -1,6 +1,6 @@
 """HTTP routes of the performance blueprint: the clean resources and the SPA's legacy paths."""
 
-from flask import Response, stream_with_context
+from flask import Response, stream_with_context, url_for
 from flask.views import MethodView
 
 from interview_service.auth import current_user, login_required
@@ -14,6 +14,7 @@ from interview_service.performance.schemas import (
     InterviewPageSchema,
     InterviewResponseSchema,
     InterviewUpdateSchema,
+    LegacyPerformanceSavedSchema,
     PerformanceBodySchema,
     PerformanceExportArgsSchema,
     PerformanceListArgsSchema,
@@ -44,14 +45,13 @@ def _filters(args):
 
 
 def _saved(result):
-    """The save answer, 201 when this request stored the performance, 200 when it existed."""
-    body = {
+    """The body of a save answer (its `message` tells a first save from a repeat)."""
+    return {
         "performance_id": str(result.performance.id),
         "interview_updated": result.interview_updated,
         "message": result.message,
         "performance": result.performance,
     }
-    return body, 201 if result.created else 200
 
 
 @blp.route("/interviews")
@@ -71,7 +71,9 @@ class Interviews(MethodView):
     @blp.response(201, InterviewResponseSchema)
     def post(self, data):
         """Create an interview (status ready)."""
-        return {"interview": service.create_interview(current_user(), data)}
+        interview = service.create_interview(current_user(), data)
+        location = url_for(".InterviewItem", interview_id=str(interview.id))
+        return {"interview": interview}, 201, {"Location": location}
 
 
 @blp.route("/interviews/<interview_id>")
@@ -112,7 +114,11 @@ class InterviewPerformance(MethodView):
     def put(self, data, interview_id):
         """Save the interview's performance once (repeats answer 200 with the first)."""
         interview_id = service.interview_id_of(data.pop("interview_id", None), interview_id)
-        return _saved(service.save_performance(current_user(), interview_id, data))
+        result = service.save_performance(current_user(), interview_id, data)
+        if not result.created:
+            return _saved(result), 200
+        location = url_for(".PerformanceItem", performance_id=str(result.performance.id))
+        return _saved(result), 201, {"Location": location}
 
 
 @blp.route("/user-interviews")
@@ -152,10 +158,9 @@ class LegacySavePerformance(MethodView):
     decorators = [login_required]
 
     @blp.arguments(PerformanceSaveSchema)
-    @blp.response(201, PerformanceSavedSchema)
-    @blp.alt_response(200, schema=PerformanceSavedSchema, description="Already saved")
+    @blp.response(200, LegacyPerformanceSavedSchema)
     def post(self, data):
-        """Save an interview's performance once (repeats answer 200 with the first)."""
+        """Save an interview's performance once (200 every time, as the original; see `message`)."""
         interview_id = data.pop("interview_id")
         return _saved(service.save_performance(current_user(), interview_id, data))
 

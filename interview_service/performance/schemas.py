@@ -1,7 +1,5 @@
 """Request and response schemas of the performance blueprint (JSON keys are camelCase)."""
 
-from datetime import UTC
-
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
@@ -11,9 +9,17 @@ from interview_service.performance.models import (
     INTERVIEW_TYPES,
     search_tokens,
 )
-from interview_service.schemas import PageArgsSchema, PageSchema, ResponseSchema
+from interview_service.schemas import (
+    FullMatch,
+    LegacyIdSchema,
+    ListOrEmpty,
+    PageArgsSchema,
+    PageSchema,
+    ResponseSchema,
+    UTCDateTime,
+)
 
-OBJECT_ID = validate.Regexp(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id")
+OBJECT_ID = FullMatch(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id")
 NAME = validate.Length(min=1, max=200)
 THEME = fields.String(validate=validate.Length(max=2000))
 MAX_MINUTES = 7 * 24 * 60  # a week: keeps sums finite and catches unit mistakes (seconds, ms)
@@ -39,20 +45,6 @@ def minutes_spent():
 
 MAX_QUERY_WORDS = 10
 SORTS = ("completedAt", "-completedAt", "score", "-score")
-
-
-class UTCDateTime(fields.DateTime):
-    """ISO 8601 in UTC with a `Z`; a naive input is read as UTC."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _not_blank(value):
@@ -114,6 +106,10 @@ class InterviewSchema(ma.Schema):
     performance_id = fields.String(data_key="performanceId", allow_none=True)
 
 
+class LegacyInterviewSchema(InterviewSchema, LegacyIdSchema):
+    """An interview on the legacy paths: `_id` beside `id`."""
+
+
 class InterviewResponseSchema(ResponseSchema):
     """One interview."""
 
@@ -131,13 +127,15 @@ class InterviewCountsSchema(ma.Schema):
 
     total = fields.Integer()
     completed = fields.Integer()
-    in_progress = fields.Integer(data_key="inProgress")
+    in_progress = fields.Integer(
+        data_key="inProgress", metadata={"description": "Not completed: ready or in-progress"}
+    )
 
 
 class UserInterviewsSchema(ResponseSchema):
     """The legacy dashboard answer: the open interviews and the counts."""
 
-    interviews = fields.List(fields.Nested(InterviewSchema))
+    interviews = fields.List(fields.Nested(LegacyInterviewSchema))
     stats = fields.Nested(InterviewCountsSchema)
 
 
@@ -299,6 +297,33 @@ class PerformanceSchema(ma.Schema):
     )
 
 
+class NestedOrEmpty(fields.Nested):
+    """A nested object answered with its defaults when it is unset or null."""
+
+    def __init__(self, nested, **kwargs):
+        super().__init__(nested, dump_default=dict, **kwargs)
+
+    def _serialize(self, nested_obj, attr, obj, **kwargs):
+        return super()._serialize({} if nested_obj is None else nested_obj, attr, obj, **kwargs)
+
+
+class LegacyFeedbackSchema(ma.Schema):
+    """Written feedback as the legacy pages map it: lists are `[]`, `overall` null when not sent."""
+
+    overall = fields.String(allow_none=True, dump_default=None)
+    strengths = ListOrEmpty(fields.String())
+    improvements = ListOrEmpty(fields.String())
+    recommendations = ListOrEmpty(fields.String())
+
+
+class LegacyPerformanceSchema(PerformanceSchema, LegacyIdSchema):
+    """A performance on the legacy paths: `_id` beside `id`, and no null where the pages
+    iterate (unmeasured numbers stay null)."""
+
+    feedback = NestedOrEmpty(LegacyFeedbackSchema)
+    round_results = ListOrEmpty(fields.Nested(RoundResultOutSchema), data_key="roundResults")
+
+
 class PerformanceSavedSchema(ResponseSchema):
     """The answer to a save: the same performance id however often the save is repeated."""
 
@@ -309,6 +334,12 @@ class PerformanceSavedSchema(ResponseSchema):
     )
     message = fields.String()
     performance = fields.Nested(PerformanceSchema)
+
+
+class LegacyPerformanceSavedSchema(PerformanceSavedSchema):
+    """The answer to a legacy save."""
+
+    performance = fields.Nested(LegacyPerformanceSchema)
 
 
 class PerformanceResponseSchema(ResponseSchema):
@@ -327,12 +358,16 @@ class PerformancePageSchema(PageSchema):
 
 
 class LegacyStatsSchema(ma.Schema):
-    """The keys the existing analytics page reads."""
+    """The keys the existing analytics page reads; its two averages are whole numbers, rounded
+    half up like JavaScript's Math.round (the precise ones are in `summary` and `trend`)."""
 
     total_interviews = fields.Integer(data_key="totalInterviews")
-    average_score = fields.Float(data_key="averageScore")
+    average_score = fields.Integer(data_key="averageScore")
     total_time_spent = fields.Float(data_key="totalTimeSpent")
-    improvement_trend = fields.Float(data_key="improvementTrend")
+    improvement_trend = fields.Integer(
+        data_key="improvementTrend",
+        metadata={"description": "Average of the last 3 scores minus the 3 before; 0 below 6"},
+    )
     strongest_area = fields.String(data_key="strongestArea", allow_none=True)
     weakest_area = fields.String(data_key="weakestArea", allow_none=True)
     recent_performance = fields.List(fields.Float(), data_key="recentPerformance")
@@ -435,7 +470,7 @@ class PerformanceStatsSchema(ResponseSchema):
     """Analytics of the caller's completed interviews matching the filters."""
 
     stats = fields.Nested(LegacyStatsSchema)
-    performances = fields.List(fields.Nested(PerformanceSchema))
+    performances = fields.List(fields.Nested(LegacyPerformanceSchema))
     summary = fields.Nested(SummarySchema)
     trend = fields.Nested(TrendSchema)
     by_type = fields.List(fields.Nested(GroupSchema), data_key="byType")
@@ -444,4 +479,4 @@ class PerformanceStatsSchema(ResponseSchema):
     rounds = fields.List(fields.Nested(RoundStatsSchema))
     time_management = fields.Nested(TimeManagementSchema, data_key="timeManagement")
     feedback_themes = fields.Nested(FeedbackThemesSchema, data_key="feedbackThemes")
-    recent = fields.List(fields.Nested(PerformanceSchema))
+    recent = fields.List(fields.Nested(LegacyPerformanceSchema))

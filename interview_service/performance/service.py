@@ -6,7 +6,6 @@ from datetime import datetime
 from bson import ObjectId
 from bson.errors import InvalidId
 from mongoengine.errors import NotUniqueError
-from mongoengine.queryset.visitor import Q
 
 from interview_service.errors import Conflict, Invalid, NotFound
 from interview_service.pagination import decode_cursor, paginate
@@ -19,8 +18,8 @@ from interview_service.performance.models import (
     Interview,
     Performance,
     RoundResult,
-    utc_now,
 )
+from interview_service.times import now
 
 SORT_KEYS = {"completedAt": "completed_at", "score": "score"}
 KEY_TYPES = {"created_at": datetime, "completed_at": datetime, "score": (int, float)}
@@ -29,6 +28,11 @@ ALREADY_SAVED = (
     "Performance already saved for this interview; the first result is kept and this request "
     "stored nothing"
 )
+# Reads check this many of the newest open interviews for a save that died before linking
+# (one indexed query each way); writes and `flask repair` check them all.
+RECENT_OPEN = 50
+# The repair command links and sweeps in batches of this many ids.
+REPAIR_BATCH = 500
 
 
 def _page(queryset, limit, cursor, key, descending=True):
@@ -51,7 +55,7 @@ def _object_id(value, what):
 
 def create_interview(user_id, data, created_at=None):
     """Create a ready interview for `user_id` (`created_at`, default now, for operator tools)."""
-    interview = Interview(user_id=user_id, created_at=created_at or utc_now(), **data)
+    interview = Interview(user_id=user_id, created_at=created_at or now(), **data)
     interview.save(force_insert=True)
     return interview
 
@@ -73,21 +77,19 @@ def get_interview(user_id, interview_id):
 
 def list_interviews(user_id, status=None, limit=20, cursor=None):
     """A page of the caller's interviews, newest first, optionally in one status."""
-    repair_completions(user_id)
+    _repair_recent(user_id)
     queryset = Interview.objects.owned_by(user_id).with_status(status)
     return _page(queryset, limit, cursor, key="created_at")
 
 
 def dashboard(user_id, limit=20):
     """The legacy dashboard: open interviews (newest first) and counts by status."""
-    repair_completions(user_id)
+    _repair_recent(user_id)
     mine = Interview.objects.owned_by(user_id)
     interviews = list(mine.active().order_by("-created_at", "-id").limit(limit))
-    counts = {
-        "total": mine.count(),
-        "completed": mine.filter(status=COMPLETED).count(),
-        "in_progress": mine.filter(status=IN_PROGRESS).count(),
-    }
+    total, completed = mine.count(), mine.filter(status=COMPLETED).count()
+    # As the original counted: every interview not completed (ready or in-progress).
+    counts = {"total": total, "completed": completed, "in_progress": total - completed}
     return interviews, counts
 
 
@@ -123,23 +125,33 @@ def delete_interview(user_id, interview_id):
     interview = Interview.objects.owned_by(user_id).filter(id=object_id)
     if interview.first() is None:
         raise NotFound("Interview not found")
-    # The performance goes first: a crash in between leaves an interview to delete again,
-    # never a performance without its interview in the lists and stats.
-    Performance.objects.owned_by(user_id).filter(interview_id=object_id).delete()
+    performance = Performance.objects.owned_by(user_id).filter(interview_id=object_id)
+    # The performance goes first, so a crash in between leaves an interview to delete again;
+    # and again after the interview, for a save that inserted in between (a save that inserts
+    # later finds no interview to link and removes its own insert).
+    performance.delete()
     interview.delete()
+    performance.delete()
+    repair_completions(user_id)
 
 
 def repair_completions(user_id):
-    """Finish the caller's interviews whose performance was saved but never linked to them."""
-    unfinished = (
-        Interview.objects.owned_by(user_id)
-        .filter(Q(status__ne=COMPLETED) | Q(performance_id=None))
-        .scalar("id")
-    )
-    unfinished = list(unfinished)
-    if unfinished:
-        for performance in Performance.objects(interview_id__in=unfinished):
-            _link(performance)
+    """Link the caller's open interviews whose performance was saved but never linked to them."""
+    return _link_saved(Interview.objects.owned_by(user_id).active().scalar("id"))
+
+
+def _repair_recent(user_id):
+    """Link the newest open interviews of the caller (what the lists and counts show first)."""
+    newest = Interview.objects.owned_by(user_id).active().order_by("-created_at", "-id")
+    _link_saved(newest.limit(RECENT_OPEN).scalar("id"))
+
+
+def _link_saved(interview_ids):
+    """Link the performances saved for `interview_ids` (on the unique index); return how many."""
+    interview_ids = list(interview_ids)
+    if not interview_ids:
+        return 0
+    return sum(map(_link, Performance.objects(interview_id__in=interview_ids)))
 
 
 def _link(performance):
@@ -151,6 +163,31 @@ def _link(performance):
             set__performance_id=performance.id,
         )
     )
+
+
+def repair_all():
+    """Link every saved-but-unlinked performance and remove performances whose interview is
+    gone (a save or delete that died between its writes); return the counts."""
+    linked = sum(map(_link_saved, _batches(Interview.objects.active().scalar("id"))))
+    orphans = 0
+    for batch in _batches(Performance.objects.scalar("interview_id")):
+        existing = set(Interview.objects(id__in=batch).scalar("id"))
+        orphans += Performance.objects(
+            interview_id__in=[i for i in batch if i not in existing]
+        ).delete()
+    return {"linked": linked, "orphans_removed": orphans}
+
+
+def _batches(items):
+    """`items` in lists of REPAIR_BATCH."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == REPAIR_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # --- performances -------------------------------------------------------------------------
@@ -180,18 +217,25 @@ def save_performance(user_id, interview_id, data, completed_at=None):
     )
     if interview is None:
         raise NotFound("Interview not found")
-    performance = _new_performance(interview, data, completed_at or utc_now())
+    performance = _new_performance(interview, data, completed_at or now())
     try:
         performance.save(force_insert=True)
         created = True
     except NotUniqueError:
         # Someone saved first (a retry, or a concurrent request): the unique index on
         # interviewId decided; answer with the winner.
-        performance = Performance.objects.get(interview_id=interview.id)
+        performance = Performance.objects(interview_id=interview.id).first()
         created = False
     # Idempotent: every racer sets the same values, and a crash before this line is
     # repaired by the next save or read.
-    return SaveResult(performance, created, _link(performance))
+    if performance is None or not _link(performance):
+        # The interview was deleted since it was read: the delete may have swept before this
+        # insert, so remove it here; whatever the order, both go or neither does.
+        if created:
+            performance.delete()
+        raise NotFound("Interview not found")
+    repair_completions(user_id)
+    return SaveResult(performance, created, True)
 
 
 def _new_performance(interview, data, completed_at):
@@ -240,7 +284,7 @@ def list_performances(user_id, filters, sort="-completedAt", limit=20, cursor=No
 
 def performance_stats(user_id, filters, limit=100):
     """The analytics of the caller's completed interviews matching the filters."""
-    repair_completions(user_id)
+    _repair_recent(user_id)
     active = Interview.objects.owned_by(user_id).active().count()
     return stats.compute(filtered(user_id, filters), active_interviews=active, limit=limit)
 
@@ -271,4 +315,6 @@ def delete_user(user_id):
     # never results without their interview in the lists and stats.
     performances = Performance.objects.owned_by(user_id).delete()
     interviews = Interview.objects.owned_by(user_id).delete()
+    # A save racing the deletion may have inserted after the first sweep.
+    performances += Performance.objects.owned_by(user_id).delete()
     return {"interviews": interviews, "performances": performances}

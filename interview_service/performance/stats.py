@@ -6,6 +6,8 @@ $slice, $ifNull, $cond, $eq): no $setWindowFields or $reduce, so the least-squar
 the moving average are computed from the trend points the answer returns anyway.
 """
 
+import math
+
 from interview_service.performance.models import Performance
 
 RECENT_SCORES = 10  # legacy `recentPerformance`
@@ -172,9 +174,9 @@ def compute(queryset, active_interviews, limit):
     return {
         "stats": {
             "total_interviews": summary.get("count", 0),
-            "average_score": _round2(summary.get("averageScore")) or 0,
+            "average_score": _round_half_up(summary.get("averageScore") or 0),
             "total_time_spent": _round2(summary.get("totalTimeSpent")) or 0,
-            "improvement_trend": _improvement(scores_newest_first),
+            "improvement_trend": _round_half_up(_improvement(scores_newest_first)),
             "strongest_area": _extreme_round(rounds, best=True),
             "weakest_area": _extreme_round(rounds, best=False),
             "recent_performance": list(reversed(scores_newest_first)),
@@ -236,6 +238,12 @@ def _round2(value, digits=2):
     return None if value is None else round(value, digits)
 
 
+def _round_half_up(value):
+    """`value` as a whole number, halves up like JavaScript's Math.round (2.5 → 3, -2.5 → -2)."""
+    whole = math.floor(value)
+    return whole + 1 if value - whole >= 0.5 else whole
+
+
 def _ratio(part, whole, digits=2):
     """part / whole, or None when there is no whole."""
     return round(part / whole, digits) if whole else None
@@ -257,7 +265,7 @@ def _improvement(scores_newest_first):
         return 0
     recent = scores_newest_first[:TREND_WINDOW]
     previous = scores_newest_first[TREND_WINDOW : 2 * TREND_WINDOW]
-    return round(_mean(recent) - _mean(previous), 2)
+    return _mean(recent) - _mean(previous)
 
 
 def _group(row):

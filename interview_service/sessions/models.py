@@ -1,18 +1,18 @@
 """Documents of the sessions blueprint: sessions, their transcript messages and reports."""
 
 from mongoengine import (
-    BooleanField,
     DateTimeField,
+    DictField,
     Document,
     EmbeddedDocument,
     EmbeddedDocumentField,
     FloatField,
     IntField,
     ListField,
+    ObjectIdField,
     QuerySet,
     StringField,
 )
-from pymongo import ReturnDocument
 
 INTERVIEW_TYPES = ("behavioral", "technical", "mixed", "dsa", "aptitude", "system-design")
 DIFFICULTIES = ("easy", "mid", "hard", "entry", "senior", "lead")
@@ -23,6 +23,10 @@ END_STATUSES = (COMPLETED, ABANDONED)
 USER, ASSISTANT = "user", "assistant"
 ROLES = (USER, ASSISTANT)
 REPORT_TYPES = ("summary", "detailed", "feedback")
+# Every sessionId, generated or sent by a client; always matched whole (re.fullmatch).
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+PENDING, READY, FAILED = "pending", "ready", "failed"
+REPORT_STATUSES = (PENDING, READY, FAILED)
 # How many recent clientMessageIds a session remembers to make racing retries atomic.
 CLAIM_WINDOW = 256
 
@@ -36,6 +40,8 @@ class SessionConfig(EmbeddedDocument):
     interview_type = StringField(db_field="interviewType", choices=INTERVIEW_TYPES)
     difficulty = StringField(choices=DIFFICULTIES)
     interaction_mode = StringField(db_field="interactionMode", choices=INTERACTION_MODES)
+    # The performance blueprint's interview this session is for (its report becomes its result).
+    interview_id = StringField(db_field="interviewId")
 
 
 class Resume(EmbeddedDocument):
@@ -77,48 +83,70 @@ class SessionQuerySet(QuerySet):
         """In-progress sessions with no activity since `moment`."""
         return self.filter(status=IN_PROGRESS, updated_at__lt=moment)
 
-    def reserve_indexes(self, session_id, counts, claims, now):
-        """Atomically take `counts["total"]` message indexes and bump the statistics.
+    def reserve_indexes(self, session, counts, claims, now):
+        """Take `counts["total"]` message indexes at the counter `session` was read with.
 
-        Matches only an in-progress session that has not yet claimed any of `claims`
-        (clientMessageIds), and records them, so two racing retries of one message
-        cannot both reserve. Returns the first reserved index, or None when nothing matched.
+        One conditional update on the session's `_id`: it matches only while the session is in
+        progress, its counter still stands where `session` read it, and none of `claims`
+        (clientMessageIds) is recorded yet; it moves the counter with the statistics and records
+        the claims, so of two racing appends (or retries of one message) exactly one reserves.
+        True when it did; on a miss the caller reads the session again.
         """
-        query = {"sessionId": session_id, "status": IN_PROGRESS}
-        update = {"$inc": reservation(counts, 1), "$set": {"updatedAt": now}}
-        if claims:
-            query["claimedMessageIds"] = {"$nin": claims}
-            update["$push"] = {"claimedMessageIds": {"$each": claims, "$slice": -CLAIM_WINDOW}}
-        # Read the post-image and subtract: SecantusDB (the embedded server) can answer a
-        # stale pre-image under concurrency, while its post-image is exact (as on MongoDB).
-        after = self._collection.find_one_and_update(
-            query,
-            update,
-            projection={"nextMessageIndex": 1},
-            return_document=ReturnDocument.AFTER,
+        query = self.filter(
+            id=session.id, status=IN_PROGRESS, next_message_index=session.next_message_index
         )
-        return None if after is None else after["nextMessageIndex"] - counts["total"]
-
-    def release_indexes(self, session_id, first, counts, claims):
-        """Undo the reservation at `first` whose messages could not be stored, unless a later
-        append reserved after it (then its indexes stay a gap). True when released."""
-        query = {"sessionId": session_id, "nextMessageIndex": first + counts["total"]}
-        update = {"$inc": reservation(counts, -1)}
+        update = {"$inc": _counter_moves(counts, 1), "$set": {_stored("updated_at"): now}}
         if claims:
-            query["claimedMessageIds"] = {"$all": claims}
-            update["$pullAll"] = {"claimedMessageIds": claims}
-        return self._collection.update_one(query, update).modified_count == 1
+            query = query.filter(claimed_message_ids__nin=claims)
+            update["$push"] = {
+                _stored("claimed_message_ids"): {"$each": claims, "$slice": -CLAIM_WINDOW}
+            }
+        return self._update_one(query, update)
+
+    def release_indexes(self, session, first, counts, claims):
+        """Give back the indexes reserved at `first` whose messages could not be stored, unless a
+        later append reserved after them (then they stay a gap). True when released."""
+        query = self.filter(id=session.id, next_message_index=first + counts["total"])
+        update = {"$inc": _counter_moves(counts, -1)}
+        if claims:
+            query = query.filter(claimed_message_ids__all=claims)
+            update["$pullAll"] = {_stored("claimed_message_ids"): claims}
+        return self._update_one(query, update)
+
+    def set_statistics(self, session, counts):
+        """Store `counts` as the statistics of `session`, unless it changed since it was read."""
+        query = self.filter(
+            id=session.id,
+            next_message_index=session.next_message_index,
+            updated_at=session.updated_at,
+        )
+        statistics = {_stored(name): counts[key] for name, key in STATISTICS_COUNTS.items()}
+        return self._update_one(query, {"$set": statistics})
+
+    def _update_one(self, query, update):
+        """Apply `update` to the document `query` matches; True when one changed. Through the
+        driver, so a database fault surfaces as the driver's error (503), not MongoEngine's."""
+        return self._collection.update_one(query._query, update).modified_count == 1
 
 
-def reservation(counts, sign):
-    """The `$inc` of reserving (sign 1) or releasing (-1) the indexes of `counts` messages."""
-    return {
-        "nextMessageIndex": sign * counts["total"],
-        "statistics.totalMessages": sign * counts["total"],
-        "statistics.userMessages": sign * counts["user"],
-        "statistics.agentMessages": sign * counts["assistant"],
-        "statistics.questionCount": sign * counts["questions"],
-    }
+# Which of the counts of an append (total, user, assistant, questions) each statistic adds up.
+STATISTICS_COUNTS = {
+    "statistics.total_messages": "total",
+    "statistics.user_messages": "user",
+    "statistics.agent_messages": "assistant",
+    "statistics.question_count": "questions",
+}
+
+
+def _stored(name):
+    """The stored name of a Session attribute path (`statistics.total_messages`)."""
+    return Session._translate_field_name(name)
+
+
+def _counter_moves(counts, sign):
+    """The `$inc` moving the transcript counter and statistics by `counts` (sign 1) or back (-1)."""
+    moves = {"next_message_index": "total", **STATISTICS_COUNTS}
+    return {_stored(name): sign * counts[key] for name, key in moves.items()}
 
 
 class Session(Document):
@@ -133,7 +161,7 @@ class Session(Document):
     duration = IntField(min_value=0)
     status = StringField(choices=STATUSES, default=IN_PROGRESS)
     statistics = EmbeddedDocumentField(SessionStatistics, default=SessionStatistics)
-    # The next messageIndex to hand out; advanced only by reserve_indexes().
+    # The next messageIndex to hand out; moved only by reserve_indexes()/release_indexes().
     next_message_index = IntField(db_field="nextMessageIndex", default=0)
     claimed_message_ids = ListField(StringField(), db_field="claimedMessageIds")
     created_at = DateTimeField(db_field="createdAt", required=True)
@@ -153,24 +181,32 @@ class Session(Document):
     }
 
 
-class MessageMetadata(EmbeddedDocument):
-    """What the agent knows about a message."""
+class SessionChildQuerySet(QuerySet):
+    """Queries on what belongs to a session (its messages, its reports)."""
 
-    is_question = BooleanField(db_field="isQuestion")
-    speaking_duration = FloatField(db_field="speakingDuration", min_value=0)
+    def of_session(self, session):
+        """What belongs to `session` (a Session document): its sessionId and its `_id`, so
+        nothing left by an earlier session of the same sessionId is ever reached."""
+        return self.filter(session_id=session.session_id, session_ref=session.id)
+
+    def of_sessions(self, keys):
+        """What belongs to the sessions of `keys`, (sessionId, _id) pairs."""
+        keys = list(keys)
+        return self.filter(
+            session_id__in=[session_id for session_id, _ in keys],
+            session_ref__in=[ref for _, ref in keys],
+        )
 
 
-class MessageQuerySet(QuerySet):
+class MessageQuerySet(SessionChildQuerySet):
     """Queries on transcript messages."""
 
-    def of_session(self, session_id):
-        """The messages of one session."""
-        return self.filter(session_id=session_id)
-
-    def with_client_ids(self, session_id, client_ids):
+    def with_client_ids(self, session, client_ids):
         """Messages of a session stored under any of `client_ids`, in transcript order."""
-        return self.filter(session_id=session_id, client_message_id__in=client_ids).order_by(
-            "message_index"
+        return (
+            self.of_session(session)
+            .filter(client_message_id__in=client_ids)
+            .order_by("message_index")
         )
 
     def in_order(self):
@@ -181,13 +217,18 @@ class MessageQuerySet(QuerySet):
 class Message(Document):
     """One message of a session's transcript."""
 
-    # The session's public sessionId (unique), so a transcript lives with its session's shard.
+    # The session's public sessionId, so a transcript lives with its session's shard.
     session_id = StringField(db_field="sessionId", required=True)
+    # The session document's _id: a deleted sessionId can be created again, an _id never, so
+    # messages an append stored after a delete never reach the next session of that sessionId.
+    session_ref = ObjectIdField(db_field="sessionRef", required=True)
     role = StringField(choices=ROLES, required=True)
     content = StringField(required=True)
     timestamp = DateTimeField(required=True)
     message_index = IntField(db_field="messageIndex", required=True, min_value=0)
-    metadata = EmbeddedDocumentField(MessageMetadata)
+    # As the agent sent it: `isQuestion`, `speakingDuration` and its own keys (checked and
+    # bounded by the request schema).
+    metadata = DictField(default=None)
     client_message_id = StringField(db_field="clientMessageId")
     created_at = DateTimeField(db_field="createdAt", required=True)
 
@@ -196,11 +237,11 @@ class Message(Document):
         "queryset_class": MessageQuerySet,
         "indexes": [
             # Two messages can never share an index, whatever the application does.
-            {"fields": ["session_id", "message_index"], "unique": True},
+            {"fields": ["session_id", "session_ref", "message_index"], "unique": True},
             # Idempotent appends: a clientMessageId is stored once per session; partial so
             # messages without one do not collide on null.
             {
-                "fields": ["session_id", "client_message_id"],
+                "fields": ["session_id", "session_ref", "client_message_id"],
                 "unique": True,
                 "partialFilterExpression": {"clientMessageId": {"$type": "string"}},
             },
@@ -225,6 +266,23 @@ class ReportStatistics(EmbeddedDocument):
     average_response_time = FloatField(db_field="averageResponseTime", min_value=0)
 
 
+class ReportEvidence(EmbeddedDocument):
+    """The messageIndexes each strength, weakness and recommendation rests on (same order)."""
+
+    strengths = ListField(ListField(IntField()))
+    weaknesses = ListField(ListField(IntField()))
+    recommendations = ListField(ListField(IntField()))
+
+
+class QuestionFeedback(EmbeddedDocument):
+    """The feedback on one answered question: the assistant's message and the answers to it."""
+
+    question_index = IntField(db_field="questionIndex", required=True, min_value=0)
+    answer_indexes = ListField(IntField(min_value=0), db_field="answerIndexes")
+    score = FloatField(min_value=0, max_value=100)
+    feedback = StringField()
+
+
 class ReportContent(EmbeddedDocument):
     """The feedback itself."""
 
@@ -234,36 +292,104 @@ class ReportContent(EmbeddedDocument):
     recommendations = ListField(StringField())
     scores = EmbeddedDocumentField(ReportScores)
     statistics = EmbeddedDocumentField(ReportStatistics)
+    evidence = EmbeddedDocumentField(ReportEvidence)
+    questions = ListField(EmbeddedDocumentField(QuestionFeedback))
 
 
-class ReportQuerySet(QuerySet):
+class ReportGenerator(EmbeddedDocument):
+    """How a generated report was made: model, prompt, cost and outcome."""
+
+    provider = StringField()
+    model = StringField()
+    prompt_version = StringField(db_field="promptVersion")
+    latency_ms = IntField(db_field="latencyMs", min_value=0)
+    input_tokens = IntField(db_field="inputTokens", min_value=0)
+    output_tokens = IntField(db_field="outputTokens", min_value=0)
+    attempts = IntField(min_value=0)
+    error = StringField()
+
+
+class ReportQuerySet(SessionChildQuerySet):
     """Queries on reports."""
 
-    def of_session(self, session_id, report_type=None):
+    def newest_of(self, session, report_type=None):
         """A session's reports (of one type when given), newest first."""
-        queryset = self.filter(session_id=session_id)
+        queryset = self.of_session(session)
         if report_type:
             queryset = queryset.filter(report_type=report_type)
         return queryset.order_by("-generated_at", "-id")
+
+    def ready(self):
+        """Finished reports (stored before statuses existed means ready)."""
+        return self.filter(status__in=[READY, None])
+
+    def claim_next(self, owner, now, lease_until):
+        """Atomically lease the oldest pending report whose lease expired to `owner`."""
+        return (
+            self.filter(status=PENDING, lease_expires_at__lte=now)
+            .order_by("lease_expires_at")
+            .modify(
+                set__lease_owner=owner, set__lease_expires_at=lease_until, inc__claims=1, new=True
+            )
+        )
+
+    def leased_to(self, report_id, owner):
+        """The pending report `report_id` while `owner` still holds its lease."""
+        return self.filter(id=report_id, status=PENDING, lease_owner=owner)
 
 
 class Report(Document):
     """A feedback report written at the end of a session."""
 
     session_id = StringField(db_field="sessionId", required=True)
+    session_ref = ObjectIdField(db_field="sessionRef", required=True)  # as on Message
     report_type = StringField(db_field="reportType", choices=REPORT_TYPES, required=True)
     generated_at = DateTimeField(db_field="generatedAt", required=True)
-    content = EmbeddedDocumentField(ReportContent, required=True)
+    # Pending reports have no content yet; posted and generated ready ones always do.
+    content = EmbeddedDocumentField(ReportContent)
+    status = StringField(choices=REPORT_STATUSES, default=READY)
+    generator = EmbeddedDocumentField(ReportGenerator)
+    idempotency_key = StringField(db_field="idempotencyKey")
+    # A pending report is a generation job: whoever holds an unexpired lease runs it.
+    lease_owner = StringField(db_field="leaseOwner")
+    lease_expires_at = DateTimeField(db_field="leaseExpiresAt")
+    claims = IntField(default=0)
     created_at = DateTimeField(db_field="createdAt", required=True)
 
     meta = {
         "collection": "reports",
         "queryset_class": ReportQuerySet,
         "indexes": [
-            {"fields": ["session_id", "-generated_at", "-id"]},
-            {"fields": ["session_id", "report_type", "-generated_at", "-id"]},
+            {"fields": ["session_id", "session_ref", "-generated_at", "-id"]},
+            {"fields": ["session_id", "session_ref", "report_type", "-generated_at", "-id"]},
+            # At most one generation per session at a time, whichever process starts it.
+            {
+                "fields": ["session_id", "session_ref"],
+                "name": "one_pending_report_per_session",
+                "unique": True,
+                "partialFilterExpression": {"status": PENDING},
+            },
+            # A retried generation (same Idempotency-Key) finds the first one's report.
+            {
+                "fields": ["session_id", "session_ref", "idempotency_key"],
+                "unique": True,
+                "partialFilterExpression": {"idempotencyKey": {"$type": "string"}},
+            },
+            # The workers' queue: pending reports by lease expiry (across sessions).
+            {
+                "fields": ["lease_expires_at"],
+                "partialFilterExpression": {"status": PENDING},
+            },
         ],
     }
 
 
 DOCUMENTS = [Session, Message, Report]
+# Unique indexes of earlier versions, keyed by sessionId alone: `flask repair` drops them, as
+# they would refuse the messages of a session created again under a deleted sessionId.
+SUPERSEDED_INDEXES = {
+    Message: [
+        [("sessionId", 1), ("messageIndex", 1)],
+        [("sessionId", 1), ("clientMessageId", 1)],
+    ],
+}

@@ -1,6 +1,6 @@
 """HTTP routes of the sessions blueprint: parse → service → dump."""
 
-from flask import request
+from flask import request, url_for
 from flask.views import MethodView
 
 from interview_service.auth import current_user, login_required
@@ -61,7 +61,10 @@ class Sessions(MethodView):
     def post(self, data):
         """Start a session (the same sessionId again returns the existing one)."""
         session, created = service.create_session(data, current_user())
-        return {"session_id": session.session_id, "session": session}, 201 if created else 200
+        body = {"session_id": session.session_id, "session": session}
+        if not created:
+            return body, 200
+        return body, 201, {"Location": url_for(".SessionItem", session_id=session.session_id)}
 
 
 @blp.route("/sessions/<string:session_id>")
@@ -86,11 +89,10 @@ class Conversations(MethodView):
     @blp.arguments(ConversationPageArgsSchema, location="query")
     @blp.response(200, MessagePageSchema)
     def get(self, args, session_id):
-        """Page through the transcript in order."""
-        items, next_cursor = service.list_messages(
+        """Page through the transcript in order (with the session's status and message count)."""
+        return service.transcript_page(
             session_id, current_user(), args.get("after"), args["limit"], args.get("cursor")
         )
-        return {"items": items, "next_cursor": next_cursor}
 
     @blp.arguments(ConversationAppendSchema)
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
@@ -105,10 +107,12 @@ class Conversations(MethodView):
             batch=data["batch"],
             idempotency_key=headers.get("idempotency_key"),
         )
+        location = {"Location": url_for(".Conversations", session_id=session_id)}
         if data["batch"]:
             indexes = [message.message_index for message in messages]
-            return {"message_indexes": indexes, "conversations": messages}
-        return {"message_index": messages[0].message_index, "conversation": messages[0]}
+            return {"message_indexes": indexes, "conversations": messages}, 201, location
+        body = {"message_index": messages[0].message_index, "conversation": messages[0]}
+        return body, 201, location
 
 
 @blp.route("/sessions/<string:session_id>/end")
@@ -142,7 +146,17 @@ class Reports(MethodView):
         report = service.add_report(
             session_id, current_user(), data["report_type"], data["content"]
         )
-        return {"report": report}
+        return {"report": report}, 201, {"Location": url_for(".Reports", session_id=session_id)}
+
+
+@blp.route("/sessions/<string:session_id>/reports/<string:report_id>")
+class ReportItem(MethodView):
+    """One report."""
+
+    @blp.response(200, ReportResponseSchema)
+    def get(self, session_id, report_id):
+        """Get one report in any status (poll a pending generation here)."""
+        return {"report": service.get_report(session_id, current_user(), report_id)}
 
 
 @blp.route("/sessions/<string:session_id>/report")
@@ -152,6 +166,6 @@ class LatestReport(MethodView):
     @blp.arguments(ReportArgsSchema, location="query")
     @blp.response(200, ReportResponseSchema)
     def get(self, args, session_id):
-        """Get the latest report (of reportType when given); 404 when there is none."""
+        """Get the latest ready report (of reportType when given); 404 when there is none."""
         report = service.latest_report(session_id, current_user(), args.get("report_type"))
         return {"report": report}

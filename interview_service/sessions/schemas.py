@@ -1,25 +1,41 @@
 """Request and response schemas of the sessions blueprint (JSON keys camelCase)."""
 
+import json
+import re
+
 import marshmallow as ma
 from flask import current_app
-from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import ValidationError, fields, post_dump, post_load, validate, validates_schema
 
-from interview_service.schemas import PageArgsSchema, PageSchema, ResponseSchema, UTCDateTime
+from interview_service.schemas import (
+    FullMatch,
+    LegacyIdSchema,
+    ListOrEmpty,
+    PageArgsSchema,
+    PageSchema,
+    ResponseSchema,
+    UTCDateTime,
+)
 from interview_service.sessions.models import (
     DIFFICULTIES,
     END_STATUSES,
     INTERACTION_MODES,
     INTERVIEW_TYPES,
+    READY,
+    REPORT_STATUSES,
     REPORT_TYPES,
     ROLES,
+    SESSION_ID_PATTERN,
     STATUSES,
 )
 
-SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 CLIENT_MESSAGE_ID = validate.Length(min=1, max=128)
 MAX_BATCH = 100
 SHORT_TEXT = validate.Length(max=200)
 LIST_TEXT = validate.Length(max=2000)
+METADATA_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+MAX_METADATA_KEYS = 32
+MAX_METADATA_BYTES = 4096
 
 
 class MaxCharsFromConfig(validate.Validator):
@@ -51,6 +67,12 @@ class SessionConfigSchema(ma.Schema):
     interaction_mode = fields.String(
         data_key="interactionMode", allow_none=True, validate=validate.OneOf(INTERACTION_MODES)
     )
+    interview_id = fields.String(
+        data_key="interviewId",
+        allow_none=True,
+        validate=validate.Regexp(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id"),
+        metadata={"description": "An interview of the same user; its result comes from reports"},
+    )
 
 
 class ResumeSchema(ma.Schema):
@@ -65,19 +87,70 @@ class SessionCreateSchema(ma.Schema):
 
     session_id = fields.String(
         data_key="sessionId",
-        validate=validate.Regexp(SESSION_ID_PATTERN, error="Must be 16-64 of A-Z a-z 0-9 _ -."),
+        validate=FullMatch(SESSION_ID_PATTERN, error="Must be 16-64 of A-Z a-z 0-9 _ -."),
+        metadata={
+            "description": "Optional; the server draws 192 random bits when it is left out. "
+            "With a token: the same sessionId again by its owner answers 200 with the existing "
+            "session, by anyone else 409. Without a token (an anonymous session, reached by "
+            "this id alone) it must hold at least 128 random bits (22+ random base64url "
+            "characters, 32+ hex digits; a repeated pattern is refused: 422), and the same "
+            "sessionId again answers 200 only with the same config and resume, else 409."
+        },
     )
     config = fields.Nested(SessionConfigSchema, required=True)
     resume = fields.Nested(ResumeSchema, allow_none=True)
 
 
-class MessageMetadataSchema(ma.Schema):
-    """What the agent knows about a message."""
+def _bad_keys(value, path=""):
+    """Dotted paths of the keys in `value` (nested objects too) that are not METADATA_KEY names."""
+    if isinstance(value, list):
+        return [bad for item in value for bad in _bad_keys(item, path)]
+    if not isinstance(value, dict):
+        return []
+    bad = []
+    for key, item in value.items():
+        if not METADATA_KEY.fullmatch(key):
+            bad.append(f"{path}{key}")
+        bad += _bad_keys(item, f"{path}{key}.")
+    return bad
 
-    is_question = fields.Boolean(data_key="isQuestion", allow_none=True)
-    speaking_duration = fields.Float(
-        data_key="speakingDuration", allow_none=True, validate=validate.Range(min=0)
+
+class MessageMetadataSchema(ma.Schema):
+    """What the agent knows about a message: `isQuestion` and `speakingDuration` are checked,
+    any other key is kept as sent (JSON values) within MAX_METADATA_KEYS and MAX_METADATA_BYTES."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    # Loaded under their JSON names: metadata is stored and answered as the agent sent it.
+    is_question = fields.Boolean(
+        data_key="isQuestion", attribute="isQuestion", allow_none=True, dump_default=None
     )
+    speaking_duration = fields.Float(
+        data_key="speakingDuration",
+        attribute="speakingDuration",
+        allow_none=True,
+        dump_default=None,
+        validate=validate.Range(min=0),
+    )
+
+    @validates_schema
+    def within_bounds(self, data, **kwargs):
+        """Plain key names at every level (no `$`, no dots), a bounded count and size."""
+        bad = _bad_keys(data)
+        if bad:
+            rule = f"Key names must match ^{METADATA_KEY.pattern}$ (no $, no dots)"
+            raise ValidationError({key: [rule] for key in bad})
+        if len(data) > MAX_METADATA_KEYS:
+            raise ValidationError(f"At most {MAX_METADATA_KEYS} keys")
+        encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        if len(encoded) > MAX_METADATA_BYTES:
+            raise ValidationError(f"At most {MAX_METADATA_BYTES} bytes of JSON")
+
+    @post_dump(pass_original=True)
+    def with_other_keys(self, data, original, **kwargs):
+        """Every stored key, the two checked ones formatted."""
+        return {**original, **data}
 
 
 class MessageCreateSchema(ma.Schema):
@@ -89,7 +162,15 @@ class MessageCreateSchema(ma.Schema):
         validate=[validate.Length(min=1), MaxCharsFromConfig("MESSAGE_MAX_CHARS")],
     )
     timestamp = UTCDateTime()
-    metadata = fields.Nested(MessageMetadataSchema, allow_none=True)
+    metadata = fields.Nested(
+        MessageMetadataSchema,
+        allow_none=True,
+        metadata={
+            "description": f"isQuestion and speakingDuration are checked; other keys are kept as "
+            f"sent: at most {MAX_METADATA_KEYS} keys and {MAX_METADATA_BYTES} bytes of JSON, "
+            f"names ^{METADATA_KEY.pattern}$ at every level"
+        },
+    )
     client_message_id = fields.String(data_key="clientMessageId", validate=CLIENT_MESSAGE_ID)
 
 
@@ -189,6 +270,87 @@ class ReportContentSchema(ma.Schema):
     statistics = fields.Nested(ReportStatisticsSchema, allow_none=True)
 
 
+class GeneratedScoresSchema(ScoresSchema):
+    """Scores of a generated report: every one given."""
+
+    overall = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+    communication = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+    technical = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+    behavior = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+
+
+def _index_lists():
+    return fields.List(
+        fields.List(
+            fields.Integer(validate=validate.Range(min=0)), validate=validate.Length(max=50)
+        ),
+        required=True,
+        validate=validate.Length(max=100),
+    )
+
+
+class EvidenceSchema(ma.Schema):
+    """The messageIndexes each strength, weakness and recommendation rests on, in their order."""
+
+    strengths = _index_lists()
+    weaknesses = _index_lists()
+    recommendations = _index_lists()
+
+
+class QuestionFeedbackSchema(ma.Schema):
+    """The feedback on one answered question."""
+
+    question_index = fields.Integer(
+        data_key="questionIndex", required=True, validate=validate.Range(min=0)
+    )
+    answer_indexes = fields.List(
+        fields.Integer(validate=validate.Range(min=0)),
+        data_key="answerIndexes",
+        required=True,
+        validate=validate.Length(max=50),
+    )
+    score = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+    feedback = fields.String(required=True, validate=LIST_TEXT)
+
+
+class GeneratedContentSchema(ReportContentSchema):
+    """A report's content with what generation adds: evidence and per-question feedback."""
+
+    summary = fields.String(
+        required=True, validate=[validate.Length(min=1), MaxCharsFromConfig("MESSAGE_MAX_CHARS")]
+    )
+    strengths = fields.List(fields.String(validate=LIST_TEXT), required=True)
+    weaknesses = fields.List(fields.String(validate=LIST_TEXT), required=True)
+    recommendations = fields.List(fields.String(validate=LIST_TEXT), required=True)
+    scores = fields.Nested(GeneratedScoresSchema, required=True)
+    evidence = fields.Nested(EvidenceSchema, required=True)
+    questions = fields.List(
+        fields.Nested(QuestionFeedbackSchema), required=True, validate=validate.Length(max=200)
+    )
+
+    @validates_schema
+    def evidence_per_item(self, data, **kwargs):
+        """One list of messageIndexes per strength, weakness and recommendation."""
+        evidence = data.get("evidence") or {}
+        errors = {
+            kind: [f"Needs one list of messageIndexes per item of `{kind}`."]
+            for kind in ("strengths", "weaknesses", "recommendations")
+            if kind in evidence and len(evidence[kind]) != len(data.get(kind) or [])
+        }
+        if errors:
+            raise ValidationError({"evidence": errors})
+
+
+class ReportContentOutSchema(ReportContentSchema):
+    """The feedback as answered: its lists are `[]` when not sent (clients iterate them)."""
+
+    strengths = ListOrEmpty(fields.String())
+    weaknesses = ListOrEmpty(fields.String())
+    recommendations = ListOrEmpty(fields.String())
+    evidence = fields.Nested(EvidenceSchema, allow_none=True)
+    questions = ListOrEmpty(fields.Nested(QuestionFeedbackSchema))
+
+
 class ReportCreateSchema(ma.Schema):
     """Body of POST …/reports."""
 
@@ -219,7 +381,7 @@ class ConversationPageArgsSchema(PageArgsSchema):
 # --- responses --------------------------------------------------------------------------
 
 
-class SessionSchema(ma.Schema):
+class SessionSchema(LegacyIdSchema):
     """A session as the SPA reads it."""
 
     id = fields.String()
@@ -248,7 +410,7 @@ class SessionSummarySchema(SessionSchema):
     resume = fields.Nested(ResumeFileSchema, allow_none=True)
 
 
-class MessageSchema(ma.Schema):
+class MessageSchema(LegacyIdSchema):
     """A transcript message."""
 
     id = fields.String()
@@ -262,14 +424,29 @@ class MessageSchema(ma.Schema):
     created_at = UTCDateTime(data_key="createdAt")
 
 
+class ReportGeneratorSchema(ma.Schema):
+    """How a generated report was made."""
+
+    provider = fields.String(allow_none=True)
+    model = fields.String(allow_none=True)
+    prompt_version = fields.String(data_key="promptVersion", allow_none=True)
+    latency_ms = fields.Integer(data_key="latencyMs", allow_none=True)
+    input_tokens = fields.Integer(data_key="inputTokens", allow_none=True)
+    output_tokens = fields.Integer(data_key="outputTokens", allow_none=True)
+    attempts = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
 class ReportSchema(ma.Schema):
-    """A report."""
+    """A report (content is null while it is pending)."""
 
     id = fields.String()
     session_id = fields.String(data_key="sessionId")
     report_type = fields.String(data_key="reportType")
+    status = fields.String(dump_default=READY, metadata={"enum": list(REPORT_STATUSES)})
     generated_at = UTCDateTime(data_key="generatedAt")
-    content = fields.Nested(ReportContentSchema)
+    content = fields.Nested(ReportContentOutSchema, allow_none=True)
+    generator = fields.Nested(ReportGeneratorSchema, allow_none=True)
     created_at = UTCDateTime(data_key="createdAt")
 
 
@@ -316,9 +493,18 @@ class SessionPageSchema(PageSchema):
 
 
 class MessagePageSchema(PageSchema):
-    """A page of a transcript."""
+    """A page of a transcript, with what the agent SPA reads of the original's answer."""
 
     items = fields.List(fields.Nested(MessageSchema))
+    session_id = fields.String(data_key="sessionId")
+    session_status = fields.String(data_key="sessionStatus")
+    count = fields.Integer(metadata={"description": "Messages in the whole session"})
+    conversations = fields.List(
+        fields.Nested(MessageSchema),
+        attribute="items",
+        dump_only=True,
+        metadata={"description": "The same messages as `items`"},
+    )
 
 
 class ReportListSchema(ResponseSchema):

@@ -1,47 +1,78 @@
 """Rules of interview sessions: ownership, atomic transcript appends, ending, reports."""
 
 import contextlib
+import math
 import re
 import secrets
+import string
 import time
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import timedelta
 
 import pymongo
+from bson import ObjectId
 from flask import current_app
 from mongoengine.errors import BulkWriteError, NotUniqueError
 from pymongo.errors import PyMongoError
 
 from interview_service import db
-from interview_service.errors import Conflict, Invalid, NotFound, Unauthorized
+from interview_service.errors import Conflict, Invalid, MissingToken, NotFound
 from interview_service.pagination import paginate
 from interview_service.sessions.models import (
     ASSISTANT,
+    FAILED,
     IN_PROGRESS,
+    PENDING,
+    READY,
+    SESSION_ID_PATTERN,
+    STATISTICS_COUNTS,
+    SUPERSEDED_INDEXES,
     USER,
     Message,
-    MessageMetadata,
+    QuestionFeedback,
     Report,
     ReportContent,
+    ReportEvidence,
+    ReportGenerator,
     ReportScores,
     ReportStatistics,
     Resume,
     Session,
     SessionConfig,
+    SessionStatistics,
 )
+from interview_service.times import now
 
-SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+SESSION_ID = re.compile(SESSION_ID_PATTERN)
+# An anonymous session is reached by its sessionId alone: a client's must be unguessable.
+ANONYMOUS_ID_BITS = 128
+ID_ALPHABETS = tuple(
+    frozenset(characters)
+    for characters in (
+        string.digits,
+        string.digits + "abcdef",
+        string.digits + "ABCDEF",
+        string.ascii_lowercase,
+        string.ascii_uppercase,
+        string.ascii_lowercase + string.digits,
+        string.ascii_uppercase + string.digits,
+        string.ascii_letters + string.digits,
+        string.ascii_letters + string.digits + "-_",
+    )
+)
 # A racing retry waits this long for the request that claimed its clientMessageId.
 CLAIM_WAIT_SECONDS = 2.0
 CLAIM_POLL_SECONDS = 0.02
-RESERVE_ATTEMPTS = 3
+# Each miss of the conditional reservation means another append reserved first (progress).
+RESERVE_ATTEMPTS = 100
+# The fields an append reads again after missing its reservation.
+RESERVATION_FIELDS = ("session_id", "status", "next_message_index", "claimed_message_ids")
 # How long a failed append may spend giving its reserved indexes back.
 RELEASE_SECONDS = 0.5
-
-
-def now():
-    """The current UTC time at the millisecond precision BSON stores."""
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+# Where the app registers the check of a session's config.interviewId: a function
+# (user, interview_id) -> bool. The composite above both blueprints provides it, so this
+# blueprint never looks at interviews itself; with none registered, no link is accepted.
+INTERVIEW_CHECK = "interview_service.sessions.interview_check"
 
 
 def milliseconds(delta):
@@ -52,7 +83,7 @@ def milliseconds(delta):
 def require_caller(user):
     """Anonymous callers are only served when ALLOW_ANONYMOUS_SESSIONS is on."""
     if user is None and not current_app.config["ALLOW_ANONYMOUS_SESSIONS"]:
-        raise Unauthorized("Missing bearer token")
+        raise MissingToken()
 
 
 def get_session(session_id, user):
@@ -74,6 +105,13 @@ def create_session(data, user, started_at=None):
     `started_at` (default now) lets operator tools such as seed-demo record a past session.
     """
     require_caller(user)
+    if user is None and data.get("session_id") and not unguessable(data["session_id"]):
+        raise Invalid(
+            f"An anonymous session's sessionId must hold at least {ANONYMOUS_ID_BITS} random "
+            "bits (e.g. 22 random base64url characters); or leave it out to get one",
+            field="sessionId",
+        )
+    _check_interview_link(data["config"].get("interview_id"), user)
     # 24 random bytes: 192 bits, 32 URL-safe characters.
     session_id = data.get("session_id") or secrets.token_urlsafe(24)
     moment = started_at or now()
@@ -91,30 +129,70 @@ def create_session(data, user, started_at=None):
         session.save(force_insert=True)
     except NotUniqueError:
         # A retried create, or two racing ones: the unique index let exactly one in.
-        return _same_owner(Session.objects.get(session_id=session_id), user), False
+        return _retried(Session.objects.get(session_id=session_id), session, user), False
     return session, True
 
 
-def _same_owner(session, user):
-    """The existing session for a retried create by its owner; Conflict for anyone else."""
-    if session.user_id != user:
+def _check_interview_link(interview_id, user):
+    """A linked interview must be one of the caller's (anonymous sessions cannot link)."""
+    if not interview_id:
+        return
+    check = current_app.extensions.get(INTERVIEW_CHECK)
+    if user is None or check is None or not check(user, interview_id):
+        message = "interviewId must be one of your interviews"
+        raise Invalid(message, errors={"config": {"interviewId": [message]}})
+
+
+def _retried(existing, requested, user):
+    """The existing session for a retried create; Conflict for anyone else.
+
+    A token's owner gets it back whatever the body. An anonymous session has no owner to
+    check, so only a create with the same config and résumé is taken for its retry.
+    """
+    if existing.user_id != user or (user is None and _body(existing) != _body(requested)):
         raise Conflict("sessionId is already in use")
-    return session
+    return existing
+
+
+def _body(session):
+    """What a create request set on `session`: its config and résumé, as stored."""
+    stored = session.to_mongo().to_dict()
+    return stored.get("config"), stored.get("resume")
+
+
+def unguessable(session_id):
+    """Whether a client's `session_id` can hold ANONYMOUS_ID_BITS random bits.
+
+    It counts log2 of the smallest usual alphabet holding all its characters per character
+    (digits 3.3 bits, hex 4, letters and digits 5.2 to 5.95, base64url 6), and refuses an id
+    in which one character makes up over a third (`aaaa…`, `abab…`). Nothing can prove that
+    a string is random: clients must draw it from a secure generator.
+    """
+    if max(Counter(session_id).values()) * 3 > len(session_id):
+        return False
+    characters = set(session_id)
+    alphabet = next(a for a in ID_ALPHABETS if characters <= a)
+    return len(session_id) * math.log2(len(alphabet)) >= ANONYMOUS_ID_BITS
 
 
 def session_detail(session_id, user):
-    """The session, its whole transcript and its latest report (or None)."""
+    """The session, its whole transcript and its latest report (or None).
+
+    The statistics are counted from the transcript answered beside them, so the two agree
+    even when a database fault cost the stored counters an append (`flask repair` fixes those).
+    """
     session = get_session(session_id, user)
-    stored = Message.objects.of_session(session.session_id).in_order().as_pymongo()
+    stored = Message.objects.of_session(session).in_order().as_pymongo()
     messages = [db.attributes_of(Message, message) for message in stored]
-    report = Report.objects.of_session(session.session_id).first()
+    session.statistics = SessionStatistics(**_statistics(_counts(messages)))
+    report = Report.objects.newest_of(session).ready().first()
     return {"session": session, "conversations": messages, "report": report}
 
 
 def list_sessions(user, status=None, limit=20, cursor=None):
     """A page of the caller's sessions, newest first: (items, next_cursor)."""
     if user is None:
-        raise Unauthorized("Missing bearer token")
+        raise MissingToken()
     sessions = Session.objects.owned_by(user).with_status(status).exclude("resume.content")
     return paginate(sessions, limit, cursor)
 
@@ -123,11 +201,12 @@ def delete_session(session_id, user):
     """Delete a session with its transcript and reports."""
     session = get_session(session_id, user)
     # The session goes first, so no new append can reserve an index; an append that had
-    # already reserved one may still land after the transcript is deleted (a stray message
-    # no one can reach). Deleting children first would leave the same window the other way.
-    Session.objects(session_id=session.session_id).delete()
-    Message.objects.of_session(session.session_id).delete()
-    Report.objects(session_id=session.session_id).delete()
+    # already reserved one may still land after the transcript is deleted: keyed by this
+    # session's _id, it is never reached again (not by a new session of the same sessionId),
+    # and `flask repair` removes it.
+    Session.objects(id=session.id).delete()
+    Message.objects.of_session(session).delete()
+    Report.objects.of_session(session).delete()
 
 
 # --- whole accounts and retention -------------------------------------------------------
@@ -146,8 +225,8 @@ def export_user(user):
     for session in sessions:
         yield {
             "session": session,
-            "conversations": Message.objects.of_session(session.session_id).in_order().no_cache(),
-            "reports": Report.objects.of_session(session.session_id).no_cache(),
+            "conversations": Message.objects.of_session(session).in_order().no_cache(),
+            "reports": Report.objects.newest_of(session).no_cache(),
         }
 
 
@@ -163,10 +242,10 @@ def purge_older_than(moment, dry_run=False):
     if not dry_run:
         return _delete_all(old)
     counts = _no_counts()
-    for batch in _batches(old.no_cache().scalar("session_id")):
+    for batch in _batches(old.no_cache().scalar("session_id", "id")):
         counts["sessions"] += len(batch)
-        counts["conversations"] += Message.objects(session_id__in=batch).count()
-        counts["reports"] += Report.objects(session_id__in=batch).count()
+        counts["conversations"] += Message.objects.of_sessions(batch).count()
+        counts["reports"] += Report.objects.of_sessions(batch).count()
     return counts
 
 
@@ -194,12 +273,107 @@ def _delete_all(sessions):
     session went, for an append that had reserved its index just before.
     """
     counts = _no_counts()
-    while batch := list(sessions.limit(DELETE_BATCH).scalar("session_id")):
-        counts["conversations"] += Message.objects(session_id__in=batch).delete()
-        counts["reports"] += Report.objects(session_id__in=batch).delete()
-        counts["sessions"] += Session.objects(session_id__in=batch).delete()
-        counts["conversations"] += Message.objects(session_id__in=batch).delete()
+    while batch := list(sessions.limit(DELETE_BATCH).scalar("session_id", "id")):
+        counts["conversations"] += Message.objects.of_sessions(batch).delete()
+        counts["reports"] += Report.objects.of_sessions(batch).delete()
+        counts["sessions"] += Session.objects(id__in=[ref for _, ref in batch]).delete()
+        counts["conversations"] += Message.objects.of_sessions(batch).delete()
     return counts
+
+
+# --- repair -----------------------------------------------------------------------------
+
+
+def repair_transcripts(settled_before):
+    """Make stored transcripts and counters agree again after faults; return what was done.
+
+    Drops the unique indexes of earlier versions, gives messages and reports stored before
+    they carried their session's `_id` that `_id` (or removes them when their session is gone
+    or younger than they are), removes what a deleted session left behind, and corrects the
+    statistics of sessions with no append since `settled_before` (a later one may still be
+    inserting). A missing index (a gap) cannot be filled: it is reported as
+    `gaps` {sessionId: [messageIndex, …]}.
+    """
+    done = {"indexes_dropped": _drop_superseded_indexes(), "adopted": 0, "orphans_removed": 0}
+    for document in (Message, Report):
+        adopted, removed = _adopt_legacy(document)
+        done["adopted"] += adopted
+        done["orphans_removed"] += removed + _remove_orphans(document)
+    done.update(_repair_counters(settled_before))
+    return done
+
+
+def _drop_superseded_indexes():
+    """Drop the unique indexes of earlier versions that are still on the collections."""
+    dropped = 0
+    for document, keys in SUPERSEDED_INDEXES.items():
+        collection = document._get_collection()
+        for name, index in collection.index_information().items():
+            if [tuple(key) for key in index["key"]] in [list(key) for key in keys]:
+                collection.drop_index(name)
+                dropped += 1
+    return dropped
+
+
+def _adopt_legacy(document):
+    """Key `document`s stored without their session's `_id` by it; (adopted, removed)."""
+    legacy = document.objects(session_ref=None)
+    adopted = 0
+    for session_id in legacy.distinct("session_id"):
+        session = Session.objects(session_id=session_id).only("created_at").first()
+        if session is not None:
+            adopted += legacy.filter(
+                session_id=session_id, created_at__gte=session.created_at
+            ).update(set__session_ref=session.id)
+    # What is left belongs to no session, or to a deleted one whose sessionId was reused.
+    return adopted, legacy.delete()
+
+
+def _remove_orphans(document):
+    """Remove `document`s whose session is gone (an append that raced its delete)."""
+    removed = 0
+    for batch in _batches(document.objects.distinct("session_ref")):
+        existing = set(Session.objects(id__in=batch).scalar("id"))
+        gone = [ref for ref in batch if ref not in existing]
+        if gone:
+            removed += document.objects(session_ref__in=gone).delete()
+    return removed
+
+
+def _repair_counters(settled_before):
+    """Correct the statistics of settled sessions from their stored transcripts; find gaps."""
+    fixed, gaps = 0, {}
+    settled = Session.objects(updated_at__lt=settled_before).only(
+        "session_id", "next_message_index", "statistics", "updated_at"
+    )
+    for batch in _batches(settled.no_cache()):
+        # One count per batch finds the sessions whose transcript is short of their counter.
+        stored = Message.objects.of_sessions((s.session_id, s.id) for s in batch).aggregate(
+            [{"$group": {"_id": f"${Message.session_ref.db_field}", "count": {"$sum": 1}}}]
+        )
+        counted = {row["_id"]: row["count"] for row in stored}
+        for session in batch:
+            statistics = session.statistics
+            if (
+                counted.get(session.id, 0)
+                == session.next_message_index
+                == (statistics.total_messages)
+            ):
+                continue
+            messages = [
+                db.attributes_of(Message, raw)
+                for raw in Message.objects.of_session(session)
+                .only("role", "metadata", "message_index")
+                .as_pymongo()
+            ]
+            counts = _counts(messages)
+            if _statistics(counts) != {name: statistics[name] for name in _statistics(counts)}:
+                fixed += Session.objects.set_statistics(session, counts)
+            present = {message["message_index"] for message in messages}
+            missing = sorted(set(range(session.next_message_index)) - present)
+            if missing:
+                gaps[session.session_id] = missing
+    return {"counters_fixed": fixed, "gaps": gaps}
 
 
 # --- transcript -------------------------------------------------------------------------
@@ -208,42 +382,48 @@ def _delete_all(sessions):
 def append_messages(session_id, user, messages, batch=False, idempotency_key=None):
     """Append messages with gap-free indexes; a retried append returns the stored ones.
 
-    How indexes stay gap-free: one `find_one_and_update` on the session both reserves the
-    indexes (`$inc nextMessageIndex`, with the statistics and updatedAt) and records the
-    messages' clientMessageIds, matching only when none of them is recorded yet. So of two
-    racing retries exactly one reserves; the other waits for the first one's messages and
-    answers with them. An insert the database fails gives its indexes back (unless a later
-    append reserved after it), so the client's retry lands without a gap. The remaining
-    window: a process that dies (or stalls longer than CLAIM_WAIT_SECONDS) between reserving
-    and inserting, or a database that is down for the give-back too, leaves a gap, and
-    statistics that count its lost messages; a retry then takes over with fresh indexes, and
-    the unique indexes still forbid a duplicate message or index.
+    How indexes stay gap-free: one conditional update on the session both reserves the
+    indexes (moves `nextMessageIndex` from the value read, with the statistics and updatedAt)
+    and records the messages' clientMessageIds, matching only when none of them is recorded
+    yet. So of two racing appends exactly one reserves, and the other reads the counter again;
+    of two racing retries the second waits for the first one's messages and answers with them.
+    An insert the database fails gives its indexes back (unless a later append reserved after
+    it), so the client's retry lands without a gap. The remaining window: a process that dies
+    (or stalls longer than CLAIM_WAIT_SECONDS) between reserving and inserting, or a database
+    that is down for the give-back too, leaves a gap, and stored statistics that count its lost
+    messages; a retry then takes over with fresh indexes, the unique indexes still forbid a
+    duplicate message or index, the session's answer counts its statistics from the stored
+    transcript, and `flask repair` corrects the stored counters and reports the gap.
     """
     session = get_session(session_id, user)
     messages = _with_client_ids(messages, batch, idempotency_key)
     claims = [m["client_message_id"] for m in messages if m.get("client_message_id")]
-    stored = _stored_copies(session.session_id, messages, claims)
+    stored = _stored_copies(session, messages, claims)
     if stored:
         return stored
     counts = _counts(messages)
     claiming = claims
     for _ in range(RESERVE_ATTEMPTS):
-        first = Session.objects.reserve_indexes(session.session_id, counts, claiming, now())
-        if first is not None:
-            return _insert(session.session_id, messages, claims, first, counts)
-        current = Session.objects(session_id=session.session_id).first()
-        if current is None:
-            raise NotFound("Session not found")
-        if current.status != IN_PROGRESS:
-            stored = _stored_copies(session.session_id, messages, claims)
+        if session.status != IN_PROGRESS:
+            stored = _stored_copies(session, messages, claims)
             if stored:
                 return stored
-            raise Conflict(f"Session is {current.status}: no more messages can be added")
-        if set(claiming) & set(current.claimed_message_ids):
-            stored = _wait_for_copies(session.session_id, messages, claims)
+            raise Conflict(
+                f"Session is {session.status}: no more messages can be added",
+                type="session_not_in_progress",
+            )
+        if set(claiming) & set(session.claimed_message_ids):
+            stored = _wait_for_copies(session, messages, claims)
             if stored:
                 return stored
             claiming = []  # the request that claimed them died or stalls: take over
+        first = session.next_message_index
+        if Session.objects.reserve_indexes(session, counts, claiming, now()):
+            return _insert(session, messages, claiming, first, counts)
+        # Missed: another append reserved first, or the session ended or was deleted.
+        session = Session.objects(id=session.id).only(*RESERVATION_FIELDS).first()
+        if session is None:
+            raise NotFound("Session not found")
     raise Conflict("The session changed during the append; retry")
 
 
@@ -267,11 +447,11 @@ def _with_client_ids(messages, batch, idempotency_key):
     return messages
 
 
-def _stored_copies(session_id, messages, claims):
+def _stored_copies(session, messages, claims):
     """The stored messages of a retried append, None when it is new; Conflict if partial."""
     if not claims:
         return None
-    found = list(Message.objects.with_client_ids(session_id, claims))
+    found = list(Message.objects.with_client_ids(session, claims))
     if not found:
         return None
     if len(found) != len(messages):
@@ -279,11 +459,11 @@ def _stored_copies(session_id, messages, claims):
     return found
 
 
-def _wait_for_copies(session_id, messages, claims):
+def _wait_for_copies(session, messages, claims):
     """Wait for the request that claimed `claims` to store its messages."""
     deadline = time.monotonic() + CLAIM_WAIT_SECONDS
     while time.monotonic() < deadline:
-        stored = _stored_copies(session_id, messages, claims)
+        stored = _stored_copies(session, messages, claims)
         if stored:
             return stored
         time.sleep(CLAIM_POLL_SECONDS)
@@ -291,12 +471,12 @@ def _wait_for_copies(session_id, messages, claims):
 
 
 def _counts(messages):
-    """The statistics increments of `messages`."""
+    """What `messages` (dicts of Message attributes) add to the statistics."""
     users = sum(1 for m in messages if m["role"] == USER)
     questions = sum(
         1
         for m in messages
-        if m["role"] == ASSISTANT and (m.get("metadata") or {}).get("is_question")
+        if m["role"] == ASSISTANT and (m.get("metadata") or {}).get("isQuestion")
     )
     return {
         "total": len(messages),
@@ -306,17 +486,25 @@ def _counts(messages):
     }
 
 
-def _insert(session_id, messages, claims, first, counts):
+def _statistics(counts):
+    """The SessionStatistics attributes of `counts`."""
+    return {
+        path.removeprefix("statistics."): counts[key] for path, key in STATISTICS_COUNTS.items()
+    }
+
+
+def _insert(session, messages, claims, first, counts):
     """Store `messages` at indexes first, first+1, …; release the indexes if that fails."""
     moment = now()
     documents = [
         Message(
-            session_id=session_id,
+            session_id=session.session_id,
+            session_ref=session.id,
             role=message["role"],
             content=message["content"],
             timestamp=message.get("timestamp") or moment,
             message_index=first + number,
-            metadata=MessageMetadata(**message["metadata"]) if message.get("metadata") else None,
+            metadata=message.get("metadata") or None,
             client_message_id=message.get("client_message_id"),
             created_at=moment,
         )
@@ -326,7 +514,7 @@ def _insert(session_id, messages, claims, first, counts):
         Message.objects.insert(documents, load_bulk=False)
     except (NotUniqueError, BulkWriteError):
         # Only after a take-over: the stalled first request stored them after all.
-        stored = _stored_copies(session_id, messages, claims)
+        stored = _stored_copies(session, messages, claims)
         if stored:
             return stored
         raise
@@ -334,18 +522,27 @@ def _insert(session_id, messages, claims, first, counts):
         # The database failed the insert: give the indexes back so a retry lands without a
         # gap. Best effort within a short deadline; if the database is down, the gap stays.
         with contextlib.suppress(PyMongoError), pymongo.timeout(RELEASE_SECONDS):
-            Session.objects.release_indexes(session_id, first, counts, claims)
+            Session.objects.release_indexes(session, first, counts, claims)
         raise
     return documents
 
 
-def list_messages(session_id, user, after=None, limit=20, cursor=None):
-    """A page of the transcript in order, after messageIndex `after` or `cursor`."""
+def transcript_page(session_id, user, after=None, limit=20, cursor=None):
+    """A page of the transcript in order (after messageIndex `after` or `cursor`), with the
+    session's status and its whole message count."""
     session = get_session(session_id, user)
-    messages = Message.objects.of_session(session.session_id)
+    messages = Message.objects.of_session(session)
+    count = messages.count()
     if after is not None:
         messages = messages.filter(message_index__gt=after)
-    return paginate(messages, limit, cursor, key="message_index", descending=False)
+    items, next_cursor = paginate(messages, limit, cursor, key="message_index", descending=False)
+    return {
+        "items": items,
+        "next_cursor": next_cursor,
+        "session_id": session.session_id,
+        "session_status": session.status,
+        "count": count,
+    }
 
 
 # --- ending -----------------------------------------------------------------------------
@@ -409,19 +606,28 @@ def add_report(session_id, user, report_type, content):
     moment = now()
     report = Report(
         session_id=session.session_id,
+        session_ref=session.id,
         report_type=report_type,
         generated_at=moment,
-        content=ReportContent(
-            **{
-                **content,
-                "scores": ReportScores(**content["scores"]) if content.get("scores") else None,
-                "statistics": ReportStatistics(**content["statistics"]),
-            }
-        ),
+        content=_report_content(content),
         created_at=moment,
     )
     report.save(force_insert=True)
     return report
+
+
+def _report_content(content):
+    """The embedded document of validated report content (attribute names)."""
+    evidence, questions = content.get("evidence"), content.get("questions")
+    return ReportContent(
+        **{
+            **content,
+            "scores": ReportScores(**content["scores"]) if content.get("scores") else None,
+            "statistics": ReportStatistics(**content["statistics"]),
+            "evidence": ReportEvidence(**evidence) if evidence else None,
+            "questions": [QuestionFeedback(**item) for item in questions or []],
+        }
+    )
 
 
 def transcript_statistics(session):
@@ -431,13 +637,11 @@ def transcript_statistics(session):
     a response time runs from an assistant question to the next user message.
     """
     messages = list(
-        Message.objects.of_session(session.session_id)
-        .in_order()
-        .only("role", "timestamp", "metadata")
+        Message.objects.of_session(session).in_order().only("role", "timestamp", "metadata")
     )
     questions, waiting, response_times = 0, [], []
     for message in messages:
-        if message.role == ASSISTANT and message.metadata and message.metadata.is_question:
+        if message.role == ASSISTANT and (message.metadata or {}).get("isQuestion"):
             questions += 1
             waiting.append(message.timestamp)
         elif message.role == USER and waiting:
@@ -456,9 +660,20 @@ def transcript_statistics(session):
 
 
 def latest_report(session_id, user, report_type=None):
-    """The newest report of the session (of `report_type` when given)."""
+    """The newest ready report of the session (of `report_type` when given)."""
     session = get_session(session_id, user)
-    report = Report.objects.of_session(session.session_id, report_type).first()
+    report = Report.objects.newest_of(session, report_type).ready().first()
+    if report is None:
+        raise NotFound("Report not found")
+    return report
+
+
+def get_report(session_id, user, report_id):
+    """One report of the session, in any status."""
+    session = get_session(session_id, user)
+    report = None
+    if ObjectId.is_valid(report_id):
+        report = Report.objects.of_session(session).filter(id=report_id).first()
     if report is None:
         raise NotFound("Report not found")
     return report
@@ -467,4 +682,109 @@ def latest_report(session_id, user, report_type=None):
 def list_reports(session_id, user):
     """Every report of the session, newest first."""
     session = get_session(session_id, user)
-    return list(Report.objects.of_session(session.session_id))
+    return list(Report.objects.newest_of(session))
+
+
+# --- generated reports ------------------------------------------------------------------
+# A pending report is the job of one generation; the feedback module runs it through these.
+
+
+def generation_transcript(session):
+    """The transcript to generate feedback from: Conflict while the session is in progress,
+    Invalid when it is empty. Messages as attribute dicts, in order."""
+    if session.status == IN_PROGRESS:
+        raise Conflict("Session is still in progress: end it before generating feedback")
+    fields = ("role", "content", "timestamp", "metadata", "message_index")
+    stored = Message.objects.of_session(session).in_order().only(*fields)
+    messages = [db.attributes_of(Message, raw) for raw in stored.as_pymongo()]
+    if not messages:
+        raise Invalid("The session has no transcript to give feedback on")
+    return messages
+
+
+def find_session(report):
+    """The session of `report` whoever owns it (for workers acting on a claimed report)."""
+    return Session.objects(session_id=report.session_id, id=report.session_ref).first()
+
+
+def report_for_key(session, idempotency_key):
+    """The report a generation with `idempotency_key` started, or None."""
+    if not idempotency_key:
+        return None
+    return Report.objects.of_session(session).filter(idempotency_key=idempotency_key).first()
+
+
+def start_report(session, idempotency_key=None, owner=None, lease_seconds=0):
+    """Insert the pending report of a new generation, leased to `owner` (None: queued for a
+    worker); returns (report, started). A report already started with the same key comes back
+    unstarted; another running generation is a Conflict with its expected wait."""
+    moment = now()
+    report = Report(
+        session_id=session.session_id,
+        session_ref=session.id,
+        report_type="feedback",
+        generated_at=moment,
+        status=PENDING,
+        idempotency_key=idempotency_key,
+        lease_owner=owner,
+        lease_expires_at=moment + timedelta(seconds=lease_seconds),
+        created_at=moment,
+    )
+    try:
+        report.save(force_insert=True)
+    except NotUniqueError:
+        # The unique indexes decided: one pending report per session, one per key.
+        existing = report_for_key(session, idempotency_key)
+        if existing is not None:
+            return existing, False
+        running = Report.objects.of_session(session).filter(status=PENDING).first()
+        wait = (running.lease_expires_at - now()).total_seconds() if running else 0
+        raise Conflict(
+            "A report is already being generated for this session", retry_after=max(wait, 1)
+        ) from None
+    return report, True
+
+
+def claim_report(owner, lease_seconds):
+    """Lease the oldest pending report no live worker holds to `owner`; None when none waits."""
+    moment = now()
+    return Report.objects.claim_next(owner, moment, moment + timedelta(seconds=lease_seconds))
+
+
+def finish_report(report, owner, content, generator):
+    """Store the generated content; False when `owner` lost the lease meanwhile."""
+    return _settle(report, owner, READY, generator, set__content=_report_content(content))
+
+
+def fail_report(report, owner, generator):
+    """Mark the report failed, keeping how (generator.error); False when the lease was lost."""
+    return _settle(report, owner, FAILED, generator)
+
+
+def _settle(report, owner, status, generator, **updates):
+    """End the generation of `report` as `status` if `owner` still holds its lease."""
+    return bool(
+        Report.objects.leased_to(report.id, owner).update_one(
+            set__status=status,
+            set__generator=ReportGenerator(**generator),
+            set__generated_at=now(),
+            unset__lease_owner=True,
+            unset__lease_expires_at=True,
+            **updates,
+        )
+    )
+
+
+def release_report(report, owner, retry_seconds):
+    """Give the lease back, so any worker retries the report after `retry_seconds`."""
+    return bool(
+        Report.objects.leased_to(report.id, owner).update_one(
+            unset__lease_owner=True,
+            set__lease_expires_at=now() + timedelta(seconds=retry_seconds),
+        )
+    )
+
+
+def discard_report(report, owner):
+    """Delete a pending report whose generation failed in the request (errors store nothing)."""
+    return bool(Report.objects.leased_to(report.id, owner).delete())

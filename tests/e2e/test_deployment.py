@@ -1,21 +1,26 @@
 """The deployment itself: request ids, CORS, body limits, gzip, probes, metrics and limits
 through nginx and several gunicorn workers."""
 
+import http.client
+import json
 import re
+import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import SPA_ORIGIN
+from tests.conftest import free_port
+from tests.e2e.conftest import SPA_ORIGIN, nginx_arguments, render_nginx
 
 pytestmark = pytest.mark.e2e
 
-ERROR_KEYS = {"success", "code", "status", "message", "error"}
+ERROR_KEYS = {"success", "code", "status", "type", "message", "error"}
 
 
 def wait_for(predicate, timeout=5):
@@ -204,3 +209,122 @@ def test_rate_limit_count_is_shared_by_every_worker(stack, token_for):
     ]
     first = remaining[0]
     assert remaining == list(range(first, first - 12, -1))
+
+
+def get_from(url, path, source, headers=None):
+    """GET `path` from the loopback address `source`: 127.0.0.2 is on no allow-list."""
+    address = urlsplit(url)
+    connection = http.client.HTTPConnection(
+        address.hostname, address.port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "path", ["/metrics", "/metrics/", "/metrics?format=text", "//metrics", "/%6Detrics%2F"]
+)
+def test_metrics_are_refused_outside_the_allowed_networks_however_spelled(stack, path):
+    status, headers, body = get_from(stack.url, path, "127.0.0.2")
+    assert status == 403
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert json.loads(body)["type"] == "forbidden"
+
+
+def test_metrics_answer_on_one_path_inside_the_allowed_networks(stack):
+    status, _, body = get_from(stack.url, "/metrics", "127.0.0.1")
+    trailing_status, trailing_headers, _ = get_from(stack.url, "/metrics/", "127.0.0.1")
+    assert status == 200 and b"http_requests_total" in body
+    assert trailing_status == 404
+    assert trailing_headers["Content-Type"] == "application/json"
+
+
+def test_other_paths_answer_any_address(stack):
+    status, headers, body = get_from(stack.url, "/api/interviews", "127.0.0.2")
+    assert status == 401
+    assert json.loads(body)["type"] == "missing_token"
+    assert headers["Content-Type"] == "application/json"
+
+
+TOO_LARGE = b'{"content": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+
+
+def test_nginx_413_carries_cors_and_nosniff_for_the_spa(stack):
+    response = requests.post(
+        f"{stack.url}/api/sessions",
+        data=TOO_LARGE,
+        headers={"Content-Type": "application/json", "Origin": SPA_ORIGIN},
+    )
+    assert response.status_code == 413
+    assert response.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
+    assert "X-Request-ID" in response.headers["Access-Control-Expose-Headers"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.json()["type"] == "body_too_large"
+
+
+def test_nginx_413_gives_no_cors_to_another_origin(stack):
+    response = requests.post(
+        f"{stack.url}/api/sessions",
+        data=TOO_LARGE,
+        headers={"Content-Type": "application/json", "Origin": "https://evil.example"},
+    )
+    assert response.status_code == 413
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def chunks(total, size=64 * 1024):
+    """A body of `total` bytes sent chunked (no Content-Length)."""
+    yield b'{"content": "'
+    for _ in range(total // size):
+        yield b"x" * size
+    yield b'"}'
+
+
+@pytest.mark.parametrize("where", ["nginx", "gunicorn"])
+def test_chunked_body_over_the_limit_is_413(stack, token_for, where):
+    url = stack.url if where == "nginx" else stack.gunicorn_url
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {token_for('e2e-chunked')}",
+    }
+    response = requests.post(f"{url}/api/sessions", data=chunks(2 * 1024 * 1024), headers=headers)
+    assert response.status_code == 413
+    assert response.json()["code"] == 413 and response.json()["success"] is False
+
+
+def test_upstream_down_is_a_json_503_with_cors_and_nosniff(nginx_without_upstream):
+    response = requests.get(
+        f"{nginx_without_upstream}/api/sessions",
+        headers={"Origin": SPA_ORIGIN, "X-Request-ID": "e2e-upstream-down"},
+    )
+    body = response.json()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.headers["Access-Control-Allow-Origin"] == SPA_ORIGIN
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Request-ID"] == "e2e-upstream-down"
+    assert ERROR_KEYS <= set(body) and body["type"] == "service_unavailable"
+
+
+def test_debian_default_site_left_enabled_is_refused_loudly(tmp_path):
+    # The README's step removes it; kept, nginx would answer every API path with its HTML 404.
+    config = render_nginx(tmp_path, free_port(), free_port(), default_site=True)
+    check = subprocess.run(
+        [*nginx_arguments(tmp_path, config), "-t"], capture_output=True, text=True
+    )
+    assert check.returncode != 0
+    assert "duplicate default server" in check.stderr
+
+
+def test_without_the_default_site_the_config_test_passes(tmp_path):
+    config = render_nginx(tmp_path, free_port(), free_port())
+    check = subprocess.run(
+        [*nginx_arguments(tmp_path, config), "-t"], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr

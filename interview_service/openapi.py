@@ -9,12 +9,12 @@ tables do not cover, so a new route is completed here.
 
 import copy
 import importlib.metadata
-from http import HTTPStatus
 
 import flask
 import swagger_ui_bundle
 from apispec import BasePlugin
 
+from interview_service import errors
 from interview_service.openapi_examples import EXAMPLES, PATH_EXAMPLES
 from interview_service.performance import models as performance_models
 from interview_service.sessions import models as session_models
@@ -25,8 +25,10 @@ DESCRIPTION = (
     "(configuration, transcript, reports) and the candidate's performance history with its "
     "analytics.\n\n"
     "Every JSON answer carries `success` (true on 2xx, false on errors). Errors share one "
-    "shape (`ApiError`). Send `Authorization: Bearer <JWT>`; sessions may also be used without "
-    "a token where the server allows anonymous sessions. Times are ISO 8601 UTC with a `Z`; "
+    "shape (`ApiError`) with a machine-readable `type` to branch on. Answers under /api carry "
+    "`Cache-Control: no-store`; a 201 carries `Location`. Send `Authorization: Bearer <JWT>`; "
+    "sessions (and their feedback) may also be used without a token where the server allows "
+    "anonymous sessions. Times are ISO 8601 UTC with a `Z`; "
     "`duration` and other `…Duration`/`…ResponseTime` figures are milliseconds, `timeSpent` "
     "figures are minutes."
 )
@@ -46,6 +48,9 @@ OPERATION_IDS = {
     ("sessions.Reports", "get"): "listReports",
     ("sessions.Reports", "post"): "createReport",
     ("sessions.LatestReport", "get"): "getLatestReport",
+    ("sessions.ReportItem", "get"): "getReport",
+    ("feedback.FeedbackGenerate", "post"): "generateFeedback",
+    ("feedback.ReportGenerate", "post"): "generateReport",
     ("performance.Interviews", "get"): "listInterviews",
     ("performance.Interviews", "post"): "createInterview",
     ("performance.InterviewItem", "get"): "getInterview",
@@ -66,17 +71,14 @@ OPERATION_IDS = {
 BEARER = [{"bearerAuth": []}]
 OPTIONAL_BEARER = [{"bearerAuth": []}, {}]
 # Who may call, by blueprint (anything else needs a token); then per operation.
-SECURITY_BY_BLUEPRINT = {"ops": [], "sessions": OPTIONAL_BEARER}
+SECURITY_BY_BLUEPRINT = {"ops": [], "sessions": OPTIONAL_BEARER, "feedback": OPTIONAL_BEARER}
 SECURITY_BY_OPERATION = {"listSessions": BEARER}
 
-# Errors a route answers beyond those its kind implies (see `error_statuses`).
+# Errors a route answers beyond those its kind implies (see `error_statuses`) and those it
+# declares itself (`blp.alt_response`: the generate routes' 409, 502...).
 EXTRA_ERRORS = {
     "getMetrics": {404},
-    "getReadiness": {503},
     "createSession": {409},
-    "appendMessages": {409},
-    "endSession": {409},
-    "startInterview": {409},
     "deleteInterviewLegacy": {404},
     "savePerformance": {404},
 }
@@ -86,37 +88,66 @@ RETRY_AFTER = {
 }
 # status → (component name, description, headers). Named so no generated type shadows another.
 ERROR_RESPONSES = {
-    400: ("MalformedRequest", "The body is not valid JSON, or the route takes no body", {}),
+    400: (
+        "MalformedRequest",
+        "The body is not valid JSON (type `malformed_json`), or the route takes no body",
+        {},
+    ),
     401: (
         "Unauthenticated",
-        "No bearer token where one is required, or a token that does not verify",
+        "No bearer token where one is required (type `missing_token`), or a token that does not "
+        "verify (`invalid_token`, `token_expired`)",
         {
             "WWW-Authenticate": {
-                "description": 'Bearer realm="interview-service"',
+                "description": 'RFC 6750: `Bearer realm="interview-service"` without a token; '
+                'with `error="invalid_token"` and an `error_description` after a bad one',
                 "schema": {"type": "string"},
             }
         },
     ),
     404: ("NotFound", "Unknown, or not the caller's (ids leak nothing)", {}),
-    409: ("Conflict", "The request conflicts with the resource's current state", {}),
+    408: ("RequestTimeout", "The body stopped short or came too slowly", {}),
+    409: (
+        "Conflict",
+        "The request conflicts with the resource's current state",
+        {
+            "Retry-After": {
+                "description": "Seconds to wait, when the conflict passes by itself (a report "
+                "being generated)",
+                "schema": {"type": "integer"},
+            }
+        },
+    ),
     413: ("PayloadTooLarge", "The body is larger than MAX_CONTENT_LENGTH", {}),
     415: ("UnsupportedMediaType", "The body is not JSON (Content-Type: application/json)", {}),
     422: ("ValidationFailed", "Invalid fields: `errors` maps each field to its messages", {}),
     429: ("RateLimited", "Too many requests: wait `Retry-After` seconds", RETRY_AFTER),
-    502: ("UpstreamFailed", "An upstream service (the report generator) answered wrongly", {}),
-    503: ("ServiceUnavailable", "The database is unavailable: retry after a while", RETRY_AFTER),
+    502: ("UpstreamFailed", "The report generator's answer stayed unusable", {}),
+    503: (
+        "ServiceUnavailable",
+        "The database, or the report generator, is unavailable or not configured: retry after "
+        "`Retry-After` seconds",
+        RETRY_AFTER,
+    ),
 }
-ERROR_EXAMPLE_MESSAGES = {
-    400: "Malformed JSON body",
-    401: "Missing bearer token",
-    404: "Session not found",
-    409: "Session is completed: no more messages can be added",
-    413: "Request body too large",
-    415: "Request body must be JSON (Content-Type: application/json)",
-    422: "Validation failed",
-    429: "Rate limit exceeded",
-    502: "The report generator's answer stayed invalid",
-    503: "Database unavailable, try again shortly",
+# status → (message, type) of each shared error's example, as the service answers them.
+ERROR_EXAMPLES = {
+    400: ("Request body is not valid JSON: Expecting value (line 1, column 1)", "malformed_json"),
+    401: ("Missing bearer token", "missing_token"),
+    404: ("Session not found", "not_found"),
+    408: ("Request body not received in time", "request_timeout"),
+    409: ("Session is completed: no more messages can be added", "session_not_in_progress"),
+    413: ("Request body is larger than 1048576 bytes", "body_too_large"),
+    415: ("Request body must be JSON (Content-Type: application/json)", "unsupported_media_type"),
+    422: ("Validation failed", "validation_failed"),
+    429: ("Rate limit exceeded", "rate_limited"),
+    502: ("The feedback provider's answer could not be read", "bad_gateway"),
+    503: ("Database unavailable, try again shortly", "database_unavailable"),
+}
+LOCATION = {
+    "description": "Where the created (or queued) resource is read",
+    "required": True,
+    "schema": {"type": "string"},
 }
 
 # Component names flask-smorest would derive from class names, where they would shadow a global
@@ -147,6 +178,12 @@ RESPONSE_ENUMS = {
     ("PerformanceResult", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
     ("TrendPoint", "interviewType"): performance_models.INTERVIEW_TYPES,
     ("Trend", "direction"): ("improving", "declining", "steady"),
+    ("MessagePage", "sessionStatus"): session_models.STATUSES,
+    ("LegacyInterview", "status"): performance_models.INTERVIEW_STATUSES,
+    ("LegacyInterview", "interviewType"): performance_models.INTERVIEW_TYPES,
+    ("LegacyInterview", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
+    ("LegacyPerformance", "interviewType"): performance_models.INTERVIEW_TYPES,
+    ("LegacyPerformance", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
 }
 
 # Units and meanings, given to every property or query parameter of that name lacking one.
@@ -217,8 +254,8 @@ def error_statuses(operation_id, method, operation, security, has_path_arguments
     if has_path_arguments:
         statuses.add(404)
     if "requestBody" in operation or method in ("post", "put", "patch"):
-        statuses |= {400, 413, 415, 422}
-    if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
+        statuses |= {400, 408, 413, 415, 422}
+    if any(p.get("in") in ("query", "header") for p in operation.get("parameters", [])):
         statuses.add(422)
     return statuses
 
@@ -229,15 +266,9 @@ class DocumentPlugin(BasePlugin):
     def init_spec(self, spec):
         """Register the shared error responses."""
         for status, (name, description, headers) in ERROR_RESPONSES.items():
-            body = {
-                "success": False,
-                "code": status,
-                "status": HTTPStatus(status).phrase,
-                "message": ERROR_EXAMPLE_MESSAGES[status],
-                "error": ERROR_EXAMPLE_MESSAGES[status],
-            }
-            if status == 422:
-                body["errors"] = {"content": ["Missing data for required field."]}
+            message, type_ = ERROR_EXAMPLES[status]
+            details = {"content": ["Missing data for required field."]} if status == 422 else None
+            body = errors.error_body(status, message, details, type_)
             response = {
                 "description": description,
                 "content": {
@@ -270,19 +301,22 @@ class DocumentPlugin(BasePlugin):
 
 
 def _document_errors(operation, operation_id, method, security, has_path_arguments):
-    """Replace flask-smorest's generic error entries with the shared responses that apply."""
+    """Replace flask-smorest's generic error entries with the shared responses that apply, the
+    route's own descriptions of them kept in the operation's description."""
     responses = operation.setdefault("responses", {})
+    statuses = error_statuses(operation_id, method, operation, security, has_path_arguments)
     notes = []
     for status in list(responses):
         if str(status) == "default" or (str(status)[0] in "45"):
             entry = responses.pop(status)
+            if str(status) != "default":
+                statuses.add(int(status))
             if isinstance(entry, dict) and entry.get("description"):
                 notes.append(f"{status}: {entry['description']}.")
     if notes:
+        notes.sort()
         operation["description"] = " ".join([operation.get("description", ""), *notes]).strip()
-    for status in sorted(
-        error_statuses(operation_id, method, operation, security, has_path_arguments)
-    ):
+    for status in sorted(statuses):
         responses[str(status)] = ERROR_RESPONSES[status][0]
 
 
@@ -329,17 +363,22 @@ def finish(document):
             for parameter in operation.get("parameters", []):
                 _describe(parameter)
             _complete_answers(operation, EXAMPLES.get(operation.get("operationId"), {}))
+    _null_only(document)
     _drop_unused_components(document)
     return document
 
 
 def _complete_answers(operation, examples):
-    """Give a non-JSON answer its media type, and every answer its example (answers get their
-    content only when the document is built)."""
+    """Give a non-JSON answer its media type, a created or queued one its `Location`, and every
+    answer its example (answers get their content only when the document is built)."""
     responses = operation["responses"]
     success = next((status for status in responses if status in SUCCESS_STATUSES), None)
     if success and operation.get("operationId") in TEXT_ANSWERS:
         responses[success].update(copy.deepcopy(TEXT_ANSWERS[operation["operationId"]]))
+    for status in ("201", "202"):
+        if status in responses:
+            headers = responses[status].setdefault("headers", {})
+            headers["Location"] = {**LOCATION, **headers.get("Location", {})}
     for status, body in examples.get("responses", {}).items():
         response = operation["responses"].get(status, {})
         for media in response.get("content", {}).values():
@@ -491,6 +530,25 @@ def _complete_schema(name, schema, responses_only):
         required = [field for field in properties if field not in optional]
         if required:
             schema["required"] = required
+
+
+# apispec writes a nullable nested schema (OpenAPI 3.0) as `anyOf` this and the reference; this
+# matches any object, so generated clients type it `{} | T | null` and no field can be read.
+APISPEC_NULLABLE = {"type": "object", "nullable": True}
+NULL_ONLY = {**APISPEC_NULLABLE, "enum": [None]}
+
+
+def _null_only(node):
+    """Make each of apispec's nullable alternatives match null alone (the answer is `T | null`)."""
+    if isinstance(node, dict):
+        options = node.get("anyOf", [])
+        if APISPEC_NULLABLE in options:
+            node["anyOf"] = [o for o in options if o != APISPEC_NULLABLE] + [dict(NULL_ONLY)]
+        for value in node.values():
+            _null_only(value)
+    elif isinstance(node, list):
+        for value in node:
+            _null_only(value)
 
 
 def _drop_unused_components(document):

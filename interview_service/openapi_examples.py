@@ -1,9 +1,12 @@
 """Examples of the OpenAPI document by operationId: what Swagger UI's "Try it out" sends, and
 answers as the service gives them. The ids are placeholders a client replaces with its own."""
 
-SESSION_ID = "sess-2f9c1e7a4b8d4c6e"
+# 26 base64url characters: room for the 128 random bits an anonymous session's id needs.
+SESSION_ID = "sess-Vq3xT9kLm2PzR7wYc4Nd8Hb"
 INTERVIEW_ID = "665f1c2ab3d4e5f601234567"
 PERFORMANCE_ID = "665f1c2ab3d4e5f601234568"
+REPORT_ID = "665f1c2ab3d4e5f601234504"
+GENERATED_REPORT_ID = "665f1c2ab3d4e5f601234505"
 USER_ID = "user-42"
 STARTED = "2026-03-02T09:00:00.000Z"
 ENDED = "2026-03-02T09:42:30.000Z"
@@ -12,6 +15,7 @@ PATH_EXAMPLES = {
     "session_id": SESSION_ID,
     "interview_id": INTERVIEW_ID,
     "performance_id": PERFORMANCE_ID,
+    "report_id": REPORT_ID,
 }
 
 CONFIG = {
@@ -21,9 +25,11 @@ CONFIG = {
     "interviewType": "technical",
     "difficulty": "mid",
     "interactionMode": "text",
+    "interviewId": None,
 }
 STATISTICS = {"questionCount": 1, "totalMessages": 2, "userMessages": 1, "agentMessages": 1}
 SESSION = {
+    "_id": "665f1c2ab3d4e5f601234501",
     "id": "665f1c2ab3d4e5f601234501",
     "sessionId": SESSION_ID,
     "userId": USER_ID,
@@ -45,6 +51,7 @@ ENDED_SESSION = {
     "updatedAt": ENDED,
 }
 QUESTION = {
+    "_id": "665f1c2ab3d4e5f601234502",
     "id": "665f1c2ab3d4e5f601234502",
     "sessionId": SESSION_ID,
     "role": "assistant",
@@ -56,6 +63,7 @@ QUESTION = {
     "createdAt": "2026-03-02T09:00:05.000Z",
 }
 ANSWER = {
+    "_id": "665f1c2ab3d4e5f601234503",
     "id": "665f1c2ab3d4e5f601234503",
     "sessionId": SESSION_ID,
     "role": "user",
@@ -73,16 +81,59 @@ REPORT_CONTENT = {
     "recommendations": ["Practise capacity estimates"],
     "scores": {"overall": 78.0, "communication": 82.0, "technical": 74.0, "behavior": 80.0},
 }
+STATISTICS_COMPUTED = {"totalDuration": 35000, "questionCount": 1, "averageResponseTime": 35000.0}
 REPORT = {
-    "id": "665f1c2ab3d4e5f601234504",
+    "id": REPORT_ID,
     "sessionId": SESSION_ID,
     "reportType": "summary",
+    "status": "ready",
     "generatedAt": ENDED,
     "content": {
         **REPORT_CONTENT,
-        "statistics": {"totalDuration": 35000, "questionCount": 1, "averageResponseTime": 35000.0},
+        "statistics": STATISTICS_COMPUTED,
+        "evidence": None,
+        "questions": [],
     },
+    "generator": None,
     "createdAt": ENDED,
+}
+GENERATED_REPORT = {
+    **REPORT,
+    "id": GENERATED_REPORT_ID,
+    "reportType": "feedback",
+    "content": {
+        **REPORT_CONTENT,
+        "statistics": STATISTICS_COMPUTED,
+        "evidence": {
+            "strengths": [[1]],
+            "weaknesses": [[1]],
+            "recommendations": [[0, 1]],
+        },
+        "questions": [
+            {
+                "questionIndex": 0,
+                "answerIndexes": [1],
+                "score": 78.0,
+                "feedback": "A concrete system with its numbers; say what you would change.",
+            }
+        ],
+    },
+    "generator": {
+        "provider": "api.openai.com",
+        "model": "gpt-4o-mini",
+        "promptVersion": "feedback-2026-11-30.1",
+        "latencyMs": 4210,
+        "inputTokens": 1830,
+        "outputTokens": 412,
+        "attempts": 1,
+        "error": None,
+    },
+}
+QUEUED_REPORT = {
+    **GENERATED_REPORT,
+    "status": "pending",
+    "content": None,
+    "generator": None,
 }
 INTERVIEW = {
     "id": INTERVIEW_ID,
@@ -138,6 +189,9 @@ SAVED = {
     "message": "Performance saved",
     "performance": PERFORMANCE,
 }
+# The legacy paths answer `_id` beside `id`, as the original API did.
+LEGACY_INTERVIEW = {"_id": INTERVIEW_ID, **INTERVIEW}
+LEGACY_PERFORMANCE = {"_id": PERFORMANCE_ID, **PERFORMANCE}
 GROUP = {
     "count": 1,
     "averageScore": 78.0,
@@ -150,14 +204,14 @@ STATS = {
     "success": True,
     "stats": {
         "totalInterviews": 1,
-        "averageScore": 78.0,
+        "averageScore": 78,
         "totalTimeSpent": 42.5,
-        "improvementTrend": 0.0,
+        "improvementTrend": 0,
         "strongestArea": "technical",
         "weakestArea": "technical",
         "recentPerformance": [78.0],
     },
-    "performances": [PERFORMANCE],
+    "performances": [LEGACY_PERFORMANCE],
     "summary": {
         "completedInterviews": 1,
         "activeInterviews": 0,
@@ -208,7 +262,7 @@ STATS = {
         "strengths": [{"text": "clear structure", "count": 1}],
         "improvements": [THEME],
     },
-    "recent": [PERFORMANCE],
+    "recent": [LEGACY_PERFORMANCE],
 }
 DELETED = {"success": True, "message": "Interview deleted"}
 OK = {"success": True}
@@ -260,7 +314,17 @@ EXAMPLES = {
     "deleteSession": {},
     "listMessages": {
         "parameters": {"after": 0, "limit": 50},
-        "responses": {"200": {"success": True, "nextCursor": None, "items": [ANSWER]}},
+        "responses": {
+            "200": {
+                "success": True,
+                "nextCursor": None,
+                "items": [ANSWER],
+                "sessionId": SESSION_ID,
+                "sessionStatus": "in_progress",
+                "count": 2,
+                "conversations": [ANSWER],
+            }
+        },
     },
     "appendMessages": {
         "request": {
@@ -280,6 +344,18 @@ EXAMPLES = {
     "createReport": {
         "request": {"reportType": "summary", "content": REPORT_CONTENT},
         "responses": {"201": {"success": True, "report": REPORT}},
+    },
+    "getReport": {"responses": {"200": {"success": True, "report": REPORT}}},
+    "generateFeedback": {
+        "parameters": {"Idempotency-Key": "feedback-0001"},
+        "responses": {"201": {"success": True, "report": GENERATED_REPORT}},
+    },
+    "generateReport": {
+        "parameters": {"Prefer": "respond-async", "Idempotency-Key": "report-0001"},
+        "responses": {
+            "202": {"success": True, "report": QUEUED_REPORT},
+            "201": {"success": True, "report": GENERATED_REPORT},
+        },
     },
     "getLatestReport": {
         "parameters": {"reportType": "summary"},
@@ -315,7 +391,7 @@ EXAMPLES = {
         "responses": {
             "200": {
                 "success": True,
-                "interviews": [INTERVIEW],
+                "interviews": [LEGACY_INTERVIEW],
                 "stats": {"total": 2, "completed": 1, "inProgress": 1},
             }
         },
@@ -326,7 +402,7 @@ EXAMPLES = {
     },
     "savePerformance": {
         "request": {"interviewId": INTERVIEW_ID, **PERFORMANCE_BODY},
-        "responses": {"201": SAVED, "200": SAVED},
+        "responses": {"200": {**SAVED, "performance": LEGACY_PERFORMANCE}},
     },
     "listPerformances": {
         "parameters": {"interviewType": "technical", "sort": "-completedAt", "limit": 20},

@@ -1,4 +1,5 @@
-// A small typed use of the generated client: session create → append → end; save → stats.
+// A small typed use of the generated client: session create → append → end → feedback;
+// save → stats.
 // Every access below needs the answer's fields to be required (no `| undefined`) under --strict.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./api";
@@ -40,8 +41,22 @@ export async function interview(): Promise<Session["status"]> {
   });
   if (!ended.data) throw new Error(ended.error.message);
   const duration: number | null = ended.data.session.duration;
-  console.log(started, index, duration, ended.data.session.statistics.totalMessages);
+  const legacyId: string = ended.data.session._id;
+  console.log(started, index, duration, legacyId, ended.data.session.statistics.totalMessages);
   return ended.data.session.status;
+}
+
+export async function feedback(sessionId: string): Promise<number | null> {
+  const generated = await client.POST("/api/sessions/{session_id}/feedback/generate", {
+    params: { path: { session_id: sessionId } },
+    headers: auth,
+  });
+  if (!generated.data) throw new Error(`${generated.error.type}: ${generated.error.message}`);
+  const status: "pending" | "ready" | "failed" = generated.data.report.status;
+  const content = generated.data.report.content;
+  const questions: number = content ? content.questions.length : 0;
+  console.log(status, questions, generated.data.report.generator?.model);
+  return content?.scores?.overall ?? null;
 }
 
 export async function analytics(interviewId: string): Promise<number> {

@@ -14,7 +14,12 @@ SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 PIP    := $(BIN)/python -m pip install --progress-bar on
 DEMO_USER ?= demo
 
-.PHONY: install run seed token test e2e bench bench-quick stress lint clean
+REDOCLY := @redocly/cli@2.77.0
+# npm packages (make lint, the generated-client test) are cached in the repository, not in HOME.
+export npm_config_cache := $(CURDIR)/.cache/npm
+export REDOCLY_TELEMETRY := off
+
+.PHONY: install run seed token test e2e bench bench-quick stress lint openapi node chromium clean
 
 install: $(STAMP) $(RS_STAMP)
 
@@ -48,7 +53,7 @@ seed: $(RUN_STAMP)  ## add a demo history for DEMO_USER (demo) to the database `
 token: $(RUN_STAMP)  ## print a development token for DEMO_USER (demo)
 	@$(BIN)/flask --app wsgi issue-token $(DEMO_USER)
 
-test: $(STAMP) $(RS_STAMP)  ## run every test, on mongomock and on a SecantusDB wire server
+test: $(STAMP) $(RS_STAMP) node chromium  ## run every test, on mongomock and on a SecantusDB wire server
 	$(BIN)/python -m pytest
 
 e2e: $(STAMP) $(RS_STAMP)  ## nginx → gunicorn → embedded database on loopback ports, then tests/e2e
@@ -67,9 +72,21 @@ bench-quick: $(STAMP) $(RS_STAMP)  ## every bench target at reduced size, under 
 stress: $(STAMP) $(RS_STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis, integrity races
 	$(BIN)/python -m pytest -m stress
 
-lint: $(STAMP)
+lint: $(STAMP) node
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/flask --app wsgi openapi print | diff -u docs/openapi.json - \
+		|| { echo "docs/openapi.json is out of date: run make openapi"; exit 1; }
+	npx --yes $(REDOCLY) lint docs/openapi.json
+
+openapi: $(STAMP)  ## write the API document the SPA generates its client from
+	$(BIN)/flask --app wsgi openapi write docs/openapi.json
+
+node:  ## node and npm (make lint, the generated-client test)
+	command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs npm; }
+
+chromium:  ## headless Chromium (the Swagger UI test)
+	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
 clean:
-	rm -rf $(VENV) $(RS_VENV) var .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(RS_VENV) var .pytest_cache .ruff_cache .cache *.egg-info

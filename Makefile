@@ -15,7 +15,12 @@ SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 PIP    := $(BIN)/python -m pip install --progress-bar on
 DEMO_USER ?= demo
 
-.PHONY: install run seed token test e2e bench stress lint clean
+REDOCLY := @redocly/cli@2.77.0
+# npm packages (make lint, the generated-client test) are cached in the repository, not in HOME.
+export npm_config_cache := $(CURDIR)/.cache/npm
+export REDOCLY_TELEMETRY := off
+
+.PHONY: install run seed token test e2e bench bench-quick stress lint openapi node chromium clean
 
 install: $(STAMP) $(RS_STAMP)
 
@@ -49,7 +54,7 @@ seed: $(RUN_STAMP)  ## add a demo history for DEMO_USER (demo) to the database `
 token: $(RUN_STAMP)  ## print a development token for DEMO_USER (demo)
 	@$(BIN)/flask --app wsgi issue-token $(DEMO_USER)
 
-test: $(STAMP)  ## run every test, on mongomock and on a SecantusDB wire server
+test: $(STAMP) node chromium  ## run every test, on mongomock and on a SecantusDB wire server
 	$(BIN)/python -m pytest
 
 e2e: $(STAMP)  ## nginx → gunicorn → embedded database on loopback ports, then tests/e2e
@@ -57,16 +62,32 @@ e2e: $(STAMP)  ## nginx → gunicorn → embedded database on loopback ports, th
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y nginx; }
 	E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e
 
-bench: $(STAMP)  ## service vs plain Flask + pymongo under gunicorn, driven by wrk; writes docs/benchmarks.md
+bench: $(STAMP) $(RS_STAMP)  ## service vs plain Flask + pymongo under gunicorn, driven by wrk; writes docs/benchmarks.md
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)"; exit 1; }
 	$(BIN)/python -m bench.run
+
+bench-quick: $(STAMP) $(RS_STAMP)  ## every bench target at reduced size, under 3 minutes; writes docs/benchmarks-quick.md
+	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)"; exit 1; }
+	BENCH_QUICK=1 $(BIN)/python -m bench.run
 
 stress: $(STAMP)  ## slow reliability runs: gunicorn through a database outage, live schemathesis, integrity races
 	$(BIN)/python -m pytest -m stress
 
-lint: $(STAMP)
+lint: $(STAMP) node
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/flask --app wsgi openapi print | diff -u docs/openapi.json - \
+		|| { echo "docs/openapi.json is out of date: run make openapi"; exit 1; }
+	npx --yes $(REDOCLY) lint docs/openapi.json
+
+openapi: $(STAMP)  ## write the API document the SPA generates its client from
+	$(BIN)/flask --app wsgi openapi write docs/openapi.json
+
+node:  ## node and npm (make lint, the generated-client test)
+	command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs npm; }
+
+chromium:  ## headless Chromium (the Swagger UI test)
+	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
 clean:
-	rm -rf $(VENV) $(RS_VENV) var .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(RS_VENV) var .pytest_cache .ruff_cache .cache *.egg-info

@@ -1,5 +1,6 @@
 """MongoEngine connection (lazy and fork-safe), index creation and the readiness ping."""
 
+import functools
 import re
 
 import mongoengine
@@ -84,17 +85,43 @@ def disconnect():
 
 def attributes_of(document_class, raw):
     """A stored document read raw (`as_pymongo()`) keyed by `document_class`'s attribute names,
-    `_id` as `id`, unset fields at their defaults: what the response schemas read from a
-    document, without the cost of building one (hot read paths)."""
-    names = document_class._reverse_db_field_map
+    `_id` as `id`, embedded documents (alone or in lists) alike, unset fields at their
+    defaults: what the response schemas read from a document, without the cost of building
+    one (hot read paths)."""
+    fields = _fields_by_db_name(document_class)
     attributes = {}
     for key, value in raw.items():
-        name = names.get(key, key)
-        field = document_class._fields.get(name)
-        if isinstance(field, mongoengine.EmbeddedDocumentField) and isinstance(value, dict):
-            value = attributes_of(field.document_type, value)
-        attributes[name] = value
+        field = fields.get(key)
+        if field is None:
+            attributes[key] = value
+            continue
+        embedded = _embedded_type(field)
+        if embedded is not None and isinstance(value, dict):
+            value = attributes_of(embedded, value)
+        elif embedded is not None and isinstance(value, list):
+            value = [attributes_of(embedded, item) for item in value]
+        attributes[field.name] = value
     for name, field in document_class._fields.items():
         if name not in attributes:
             attributes[name] = field.default() if callable(field.default) else field.default
     return attributes
+
+
+def read_raw(document_class, queryset):
+    """`attributes_of` each document of `queryset`, read raw."""
+    return [attributes_of(document_class, raw) for raw in queryset.as_pymongo()]
+
+
+@functools.cache
+def _fields_by_db_name(document_class):
+    """The fields of `document_class` by their stored names."""
+    return {field.db_field: field for field in document_class._fields.values()}
+
+
+def _embedded_type(field):
+    """The embedded document class a field holds (alone or as list items), else None."""
+    if isinstance(field, mongoengine.ListField):
+        field = field.field
+    if isinstance(field, mongoengine.EmbeddedDocumentField):
+        return field.document_type
+    return None

@@ -2,9 +2,12 @@
 
 import flask_smorest
 import marshmallow as ma
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask_cors import CORS
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from interview_service import openapi
 from interview_service.errors import ApiErrorHandlerMixin
 from interview_service.schemas import ErrorSchema
 
@@ -34,6 +37,28 @@ class Api(ApiErrorHandlerMixin, flask_smorest.Api):
 
     ERROR_SCHEMA = ErrorSchema
 
+    def _init_spec(self, **kwargs):
+        super()._init_spec(**kwargs)
+        # flask-smorest builds a plain APISpec; this one finishes the document as it is built
+        # (for /api/openapi.json and `flask openapi write` alike).
+        self.spec.__class__ = FinishedSpec
 
-api = Api()
+    def init_app(self, app, **kwargs):
+        super().init_app(app, **kwargs)
+        app.register_blueprint(openapi.swagger_ui_assets())
+
+
+class FinishedSpec(APISpec):
+    """An APISpec whose document is completed by `openapi.finish`."""
+
+    def to_dict(self):
+        return openapi.finish(super().to_dict())
+
+
+api = Api(
+    spec_kwargs={
+        "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=openapi.resolve_schema_name),
+        "extra_plugins": [openapi.DocumentPlugin()],
+    }
+)
 cors = CORS()

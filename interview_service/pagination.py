@@ -2,15 +2,13 @@
 
 import base64
 import binascii
+import math
 from datetime import datetime
 
 from bson import ObjectId, json_util
 from bson.errors import InvalidId
-from mongoengine.queryset.visitor import Q
 
-from interview_service.errors import Invalid
-
-_KEY_TYPES = (datetime, int, float, str)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def encode_cursor(value, object_id):
@@ -19,29 +17,59 @@ def encode_cursor(value, object_id):
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor):
-    """Return (value, ObjectId) of a cursor, or raise Invalid (422)."""
+def decode_cursor(cursor, key_types):
+    """(value, ObjectId) of a cursor whose value is one of `key_types`, else ValueError."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value, object_id = json_util.loads(raw)
-        if value is not None and not isinstance(value, _KEY_TYPES):
-            raise ValueError("cursor key of an unexpected type")
-        return value, ObjectId(object_id)
+        object_id = ObjectId(object_id)
     except (ValueError, TypeError, InvalidId, binascii.Error, UnicodeDecodeError):
-        raise Invalid("Invalid cursor", field="cursor") from None
+        raise ValueError("not a cursor") from None
+    if not _is_key(value, key_types):
+        raise ValueError("not a cursor of this list")
+    return value, object_id
 
 
-def paginate(queryset, limit, cursor=None, key="created_at", descending=True):
-    """Return (items, next_cursor): `limit` documents after `cursor`, ordered by key then id."""
+def _is_key(value, key_types):
+    """Whether `value` is a sort key BSON can compare exactly: a date, a 64-bit integer or a
+    finite number of `key_types` (never a bool, a string or NaN)."""
+    if isinstance(value, bool) or not isinstance(value, key_types):
+        return False
+    if isinstance(value, datetime):
+        return True
+    if isinstance(value, int):
+        # Compared, never `in range(...)`: bson's Int64 would make that a linear search.
+        return INT64_MIN <= value <= INT64_MAX
+    return math.isfinite(value)
+
+
+def paginate(queryset, limit, cursor=None, key="created_at", descending=True, read=list):
+    """Return (items, next_cursor): `limit` documents after the decoded `cursor` (value, id),
+    ordered by key then id, each batch turned into items by `read` (e.g. a raw read).
+
+    Past the first page it asks two plain indexed ranges (the cursor key's ties after its id,
+    then the keys past it) rather than one top-level `$or`, which SecantusDB answers with a
+    full collection scan: every page costs what the first does.
+    """
     direction = "-" if descending else ""
     after = "lt" if descending else "gt"
-    if cursor:
-        value, object_id = decode_cursor(cursor)
-        queryset = queryset.filter(
-            Q(**{f"{key}__{after}": value}) | Q(**{key: value, f"id__{after}": object_id})
-        )
-    items = list(queryset.order_by(f"{direction}{key}", f"{direction}id").limit(limit + 1))
+    ordered = queryset.order_by(f"{direction}{key}", f"{direction}id")
+    if cursor is None:
+        items = read(ordered.limit(limit + 1))
+    else:
+        value, object_id = cursor
+        # `__in` rather than equality: it merges with a range the filters already put on the key.
+        ties = ordered.filter(**{f"{key}__in": [value], f"id__{after}": object_id})
+        items = read(ties.limit(limit + 1))
+        if len(items) <= limit:
+            rest = ordered.filter(**{f"{key}__{after}": value})
+            items += read(rest.limit(limit + 1 - len(items)))
     if len(items) <= limit:
         return items, None
     last = items[limit - 1]
-    return items[:limit], encode_cursor(getattr(last, key), last.id)
+    return items[:limit], encode_cursor(_value(last, key), _value(last, "id"))
+
+
+def _value(item, name):
+    """Attribute `name` of a document or of a raw read's attribute dict."""
+    return item[name] if isinstance(item, dict) else getattr(item, name)

@@ -1,12 +1,13 @@
 """Schemas shared by both blueprints: the success envelope, UTC times, cursor paging and the
 keys existing clients read (`_id`, lists never null)."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
 from interview_service import times
+from interview_service.pagination import decode_cursor
 
 
 class UTCDateTime(fields.AwareDateTime):
@@ -45,6 +46,27 @@ class FullMatch(validate.Regexp):
         return value
 
 
+class Cursor(fields.String):
+    """An opaque `nextCursor`, loaded as its (sort key, ObjectId) when the key is one of
+    `key_types`; anything else (a forged value, a string, NaN, an integer past 64 bits) is 422."""
+
+    default_error_messages = {"invalid_cursor": "Invalid cursor"}
+    MAX_LENGTH = 200
+
+    def __init__(self, *key_types, **kwargs):
+        super().__init__(**kwargs)
+        self.key_types = key_types
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            if len(text) > self.MAX_LENGTH:
+                raise ValueError("too long")
+            return decode_cursor(text, self.key_types)
+        except ValueError:
+            raise self.make_error("invalid_cursor") from None
+
+
 class ResponseSchema(ma.Schema):
     """Every 2xx body carries `success: true`; the SPA checks it on every answer."""
 
@@ -74,10 +96,10 @@ class ListOrEmpty(fields.List):
 
 
 class PageArgsSchema(ma.Schema):
-    """`limit` and the opaque `cursor` of the previous page's `nextCursor`."""
+    """`limit` and the opaque `cursor` of the previous page's `nextCursor` (newest first)."""
 
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(validate=validate.Length(max=200))
+    cursor = Cursor(datetime)
 
 
 class PageSchema(ResponseSchema):

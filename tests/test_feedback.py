@@ -519,6 +519,18 @@ def test_clean_path_without_prefer_generates_at_once(client, alice):
     assert response.get_json()["report"]["status"] == "ready"
 
 
+@pytest.mark.parametrize("path", ["feedback/generate", "reports/generate"])
+def test_generated_201_carries_the_location_of_its_report(client, alice, path):
+    session_id = ended_session(client, alice)
+
+    response = generate(client, session_id, alice, path=path)
+
+    report = response.get_json()["report"]
+    assert response.status_code == 201
+    assert response.headers["Location"] == f"/api/sessions/{session_id}/reports/{report['id']}"
+    assert client.get(response.headers["Location"], headers=alice).get_json()["report"] == report
+
+
 def test_respond_async_queues_a_report_a_worker_finishes(app, client, alice, fake):
     session_id, _ = linked_session(client, alice)
 

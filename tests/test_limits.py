@@ -1,6 +1,7 @@
 """Rate limits: per verified user or client address, counted in the database, shared by workers."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -12,14 +13,17 @@ from interview_service import db
 from interview_service.errors import RETRY_AFTER_SECONDS
 from interview_service.observability import user_hash
 from scripts.devserver import free_port
+from tests.command_log import COMMANDS
 from tests.conftest import bearer, make_app
 
 LIMITED = "/api/openapi.json"  # any route outside the ops blueprint is limited
 
 
 def limited_app(uri, **overrides):
-    """A testing app with limits turned on: 3 requests per minute per caller."""
-    return make_app(uri, RATE_LIMIT_ENABLED=True, RATE_LIMIT_DEFAULT="3 per minute", **overrides)
+    """A testing app with limits turned on: 3 requests per minute per caller, by default."""
+    return make_app(
+        uri, **{"RATE_LIMIT_ENABLED": True, "RATE_LIMIT_DEFAULT": "3 per minute", **overrides}
+    )
 
 
 @pytest.fixture
@@ -215,3 +219,38 @@ def test_limits_are_off_in_testing_by_default(client):
 def test_invalid_default_limit_is_refused_at_start(value):
     with pytest.raises(RuntimeError, match="RATE_LIMIT_DEFAULT"):
         make_app("mongomock://localhost/limits", RATE_LIMIT_DEFAULT=value)
+
+
+def test_a_limited_request_costs_one_database_command(wire_uri):
+    application = limited_app(wire_uri)
+    client = application.test_client()
+    client.get(LIMITED)  # the storage's client and indexes are made on the first request
+    with COMMANDS.recording() as commands:
+        within = client.get(LIMITED)
+        client.get(LIMITED)
+        over = client.get(LIMITED)
+    db.disconnect()
+    assert within.headers["X-RateLimit-Remaining"] == "1"
+    assert over.status_code == 429 and int(over.headers["Retry-After"]) >= 1
+    assert commands == [("findAndModify", "rate_limits")] * 3
+
+
+def test_concurrent_requests_on_two_apps_are_counted_exactly(wire_uri):
+    """Two apps (two workers' clients) hammered at once: exactly the budget passes, and each
+    passing answer reports a distinct remaining count."""
+    apps = [
+        limited_app(wire_uri, RATE_LIMIT_DEFAULT="10 per minute"),
+        limited_app(wire_uri, RATE_LIMIT_DEFAULT="10 per minute"),
+    ]
+    headers = bearer(apps[0].config, "alice")
+
+    def call(number):
+        response = apps[number % 2].test_client().get(LIMITED, headers=headers)
+        return response.status_code, response.headers.get("X-RateLimit-Remaining")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(call, range(14)))
+    db.disconnect()
+    passed = sorted(int(remaining) for status, remaining in answers if status == 200)
+    assert passed == list(range(10))
+    assert sorted(status for status, _ in answers).count(429) == 4

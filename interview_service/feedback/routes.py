@@ -47,6 +47,11 @@ def identify_caller():
         sessions_service.require_caller(current_user())
 
 
+def report_location(report):
+    """Where the report is read (and a pending one polled)."""
+    return url_for("sessions.ReportItem", session_id=report.session_id, report_id=str(report.id))
+
+
 def document_errors(view):
     """The error answers both generate routes share."""
     for status, description in ERRORS.items():
@@ -64,7 +69,7 @@ class FeedbackGenerate(MethodView):
     def post(self, headers, session_id):
         """Generate the session's feedback report now (no body)."""
         report = service.generate(session_id, current_user(), headers.get("idempotency_key"))
-        return {"report": report}
+        return {"report": report}, 201, {"Location": report_location(report)}
 
 
 @blp.route("/sessions/<string:session_id>/reports/generate")
@@ -93,16 +98,10 @@ class ReportGenerate(MethodView):
             headers.get("idempotency_key"),
             queue=headers["respond_async"],
         )
+        location = {"Location": report_location(report)}
         if report.status != PENDING:
-            return {"report": report}
-        location = url_for(
-            "sessions.ReportItem", session_id=report.session_id, report_id=str(report.id)
-        )
-        return (
-            {"report": report},
-            202,
-            {"Location": location, "Preference-Applied": "respond-async"},
-        )
+            return {"report": report}, 201, location
+        return {"report": report}, 202, {**location, "Preference-Applied": "respond-async"}
 
 
 @blp.cli.command("feedback-worker")

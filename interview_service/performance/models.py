@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from mongoengine import (
     DateTimeField,
+    DictField,
     Document,
     EmbeddedDocument,
     EmbeddedDocumentField,
@@ -207,9 +208,31 @@ class Performance(Document):
         return self
 
 
+class StatsCacheEntry(Document):
+    """A user's stats answer for one set of filters, or (key "") the user's generation.
+
+    Valid while its generation equals the user's (every write bumps it) and before
+    `expireAt` (which also bounds what a crash between a write and its bump could leave).
+    """
+
+    id = StringField(primary_key=True)
+    user_id = StringField(db_field="userId", required=True)
+    generation = IntField(default=0)
+    answer = DictField()
+    expire_at = DateTimeField(db_field="expireAt")
+
+    meta = {
+        "collection": "stats_cache",
+        "indexes": [
+            {"fields": ["user_id"]},
+            {"fields": ["expire_at"], "expireAfterSeconds": 0},
+        ],
+    }
+
+
 def _unique(items):
     """Non-empty items, deduplicated in order (a theme counts once per performance)."""
     return list(dict.fromkeys(item for item in items if item))
 
 
-DOCUMENTS = [Interview, Performance]
+DOCUMENTS = [Interview, Performance, StatsCacheEntry]

@@ -1,5 +1,7 @@
 """Request and response schemas of the performance blueprint (JSON keys are camelCase)."""
 
+from datetime import datetime
+
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
@@ -10,6 +12,7 @@ from interview_service.performance.models import (
     search_tokens,
 )
 from interview_service.schemas import (
+    Cursor,
     FullMatch,
     LegacyIdSchema,
     ListOrEmpty,
@@ -250,6 +253,14 @@ class PerformanceListArgsSchema(PerformanceFilterArgsSchema, PageArgsSchema):
     """Filters, `sort` and cursor paging of the performance list."""
 
     sort = fields.String(load_default="-completedAt", validate=validate.OneOf(SORTS))
+    cursor = Cursor(datetime, int, float)
+
+    @validates_schema
+    def cursor_of_this_sort(self, data, **kwargs):
+        """A cursor made for another sort names a key that would not compare."""
+        by_date = data.get("sort", "").lstrip("-") == "completedAt"
+        if "cursor" in data and isinstance(data["cursor"][0], datetime) != by_date:
+            raise ma.ValidationError("Invalid cursor for this sort", "cursor")
 
 
 class PerformanceExportArgsSchema(PerformanceFilterArgsSchema):

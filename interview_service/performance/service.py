@@ -1,14 +1,15 @@
 """Rules of the performance blueprint: the interview lifecycle and saving scored results."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from functools import partial
 
 from bson import ObjectId
 from bson.errors import InvalidId
 from mongoengine.errors import NotUniqueError
 
+from interview_service import db
 from interview_service.errors import Conflict, Invalid, NotFound
-from interview_service.pagination import decode_cursor, paginate
+from interview_service.pagination import paginate
 from interview_service.performance import export, stats
 from interview_service.performance.models import (
     COMPLETED,
@@ -22,7 +23,8 @@ from interview_service.performance.models import (
 from interview_service.times import now
 
 SORT_KEYS = {"completedAt": "completed_at", "score": "score"}
-KEY_TYPES = {"created_at": datetime, "completed_at": datetime, "score": (int, float)}
+# Stored for queries only: answers never show them, so reads leave them out.
+DERIVED = ("search_terms", "themes")
 SAVED = "Performance saved"
 ALREADY_SAVED = (
     "Performance already saved for this interview; the first result is kept and this request "
@@ -33,13 +35,6 @@ ALREADY_SAVED = (
 RECENT_OPEN = 50
 # The repair command links and sweeps in batches of this many ids.
 REPAIR_BATCH = 500
-
-
-def _page(queryset, limit, cursor, key, descending=True):
-    """`paginate`, refusing a cursor made for another sort key (its value would not compare)."""
-    if cursor and not isinstance(decode_cursor(cursor)[0], KEY_TYPES[key]):
-        raise Invalid("Invalid cursor for this sort", field="cursor")
-    return paginate(queryset, limit, cursor, key=key, descending=descending)
 
 
 def _object_id(value, what):
@@ -57,6 +52,7 @@ def create_interview(user_id, data, created_at=None):
     """Create a ready interview for `user_id` (`created_at`, default now, for operator tools)."""
     interview = Interview(user_id=user_id, created_at=created_at or now(), **data)
     interview.save(force_insert=True)
+    stats.invalidate(user_id)  # one more active interview
     return interview
 
 
@@ -79,7 +75,7 @@ def list_interviews(user_id, status=None, limit=20, cursor=None):
     """A page of the caller's interviews, newest first, optionally in one status."""
     _repair_recent(user_id)
     queryset = Interview.objects.owned_by(user_id).with_status(status)
-    return _page(queryset, limit, cursor, key="created_at")
+    return paginate(queryset, limit, cursor, read=partial(db.read_raw, Interview))
 
 
 def dashboard(user_id, limit=20):
@@ -133,6 +129,7 @@ def delete_interview(user_id, interview_id):
     interview.delete()
     performance.delete()
     repair_completions(user_id)
+    stats.invalidate(user_id)
 
 
 def repair_completions(user_id):
@@ -156,13 +153,14 @@ def _link_saved(interview_ids):
 
 def _link(performance):
     """Mark the performance's interview completed and pointing at it; True when it exists."""
-    return bool(
-        Interview.objects(id=performance.interview_id, user_id=performance.user_id).update_one(
-            set__status=COMPLETED,
-            set__completed_at=performance.completed_at,
-            set__performance_id=performance.id,
-        )
+    linked = Interview.objects(id=performance.interview_id, user_id=performance.user_id).update_one(
+        set__status=COMPLETED,
+        set__completed_at=performance.completed_at,
+        set__performance_id=performance.id,
     )
+    # Every save ends here: the new performance (and one active interview fewer) shows in stats.
+    stats.invalidate(performance.user_id)
+    return bool(linked)
 
 
 def repair_all():
@@ -279,12 +277,26 @@ def filtered(user_id, filters):
 def list_performances(user_id, filters, sort="-completedAt", limit=20, cursor=None):
     """A page of the caller's performances, filtered and sorted."""
     key = SORT_KEYS[sort.lstrip("-")]
-    return _page(filtered(user_id, filters), limit, cursor, key, descending=sort.startswith("-"))
+    return paginate(
+        filtered(user_id, filters).exclude(*DERIVED),
+        limit,
+        cursor,
+        key,
+        descending=sort.startswith("-"),
+        read=partial(db.read_raw, Performance),
+    )
 
 
 def performance_stats(user_id, filters, limit=100):
-    """The analytics of the caller's completed interviews matching the filters."""
+    """The analytics of the caller's completed interviews matching the filters (cached until
+    the caller's next write)."""
     _repair_recent(user_id)
+    key = {**filters, "limit": limit}
+    return stats.cached(user_id, key, partial(compute_stats, user_id, filters, limit))
+
+
+def compute_stats(user_id, filters, limit=100):
+    """The analytics straight from the `$facet` aggregation (the source of truth)."""
     active = Interview.objects.owned_by(user_id).active().count()
     return stats.compute(filtered(user_id, filters), active_interviews=active, limit=limit)
 
@@ -317,4 +329,5 @@ def delete_user(user_id):
     interviews = Interview.objects.owned_by(user_id).delete()
     # A save racing the deletion may have inserted after the first sweep.
     performances += Performance.objects.owned_by(user_id).delete()
+    stats.forget(user_id)
     return {"interviews": interviews, "performances": performances}

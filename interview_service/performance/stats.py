@@ -6,9 +6,14 @@ $slice, $ifNull, $cond, $eq): no $setWindowFields or $reduce, so the least-squar
 the moving average are computed from the trend points the answer returns anyway.
 """
 
+import hashlib
 import math
+from datetime import timedelta
 
-from interview_service.performance.models import Performance
+from bson import json_util
+
+from interview_service import db, times
+from interview_service.performance.models import Performance, StatsCacheEntry
 
 RECENT_SCORES = 10  # legacy `recentPerformance`
 TREND_WINDOW = 3  # legacy `improvementTrend` and the recent/previous windows of `trend`
@@ -17,6 +22,9 @@ STEADY_SLOPE = 0.5  # |points per interview| below this is "steady"
 TOP_THEMES = 10
 TOP_COMPANY_IMPROVEMENTS = 3
 RECENT_PERFORMANCES = 5
+# How long a cached answer may serve; also bounds what a write whose generation bump was lost
+# (a crash between the two) could leave stale.
+CACHE_LIFETIME = timedelta(minutes=10)
 
 
 def _present(path):
@@ -212,6 +220,62 @@ def compute(queryset, active_interviews, limit):
     }
 
 
+def cached(user_id, key, compute):
+    """The stats answer of `user_id` for `key` (its filters and limit): the shared cached one
+    while no write happened since (one indexed read), else `compute()`d and stored for every
+    worker."""
+    collection = StatsCacheEntry._get_collection()
+    generation_id, answer_id = _generation_id(user_id), _answer_id(user_id, key)
+    found = {
+        entry["_id"]: entry
+        for entry in collection.find({"_id": {"$in": [generation_id, answer_id]}})
+    }
+    generation = found.get(generation_id, {}).get("generation", 0)
+    entry = found.get(answer_id)
+    now = times.now()
+    if entry and entry["generation"] == generation and entry["expireAt"] > now:
+        return entry["answer"]
+    answer = compute()
+    # Stored under the generation read before computing: a write meanwhile bumped it, so an
+    # answer that might predate that write is never served.
+    collection.replace_one(
+        {"_id": answer_id},
+        {
+            "userId": user_id,
+            "generation": generation,
+            "answer": answer,
+            "expireAt": now + CACHE_LIFETIME,
+        },
+        upsert=True,
+    )
+    return answer
+
+
+def invalidate(user_id):
+    """Make every cached stats answer of `user_id` stale (after each write that changes them)."""
+    StatsCacheEntry._get_collection().update_one(
+        {"_id": _generation_id(user_id)},
+        {"$inc": {"generation": 1}, "$set": {"userId": user_id}},
+        upsert=True,
+    )
+
+
+def forget(user_id):
+    """Drop the cached answers of `user_id` (their account is deleted)."""
+    invalidate(user_id)
+    StatsCacheEntry.objects(user_id=user_id, id__ne=_generation_id(user_id)).delete()
+
+
+def _generation_id(user_id):
+    return f"generation:{user_id}"
+
+
+def _answer_id(user_id, key):
+    """A fixed-size id of the user's answer for `key` (filters may hold any text)."""
+    raw = json_util.dumps([user_id, sorted(key.items())])
+    return "answer:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
 def _recent(queryset, limit):
     """The newest max(limit, RECENT_PERFORMANCES) performances, as documents.
 
@@ -219,13 +283,8 @@ def _recent(queryset, limit):
     single facet result may hold.
     """
     count = max(limit, RECENT_PERFORMANCES)
-    raw = (
-        queryset.order_by("-completed_at", "-id")
-        .exclude("search_terms", "themes")
-        .limit(count)
-        .as_pymongo()
-    )
-    return [Performance._from_son(document) for document in raw]
+    newest = queryset.order_by("-completed_at", "-id").exclude("search_terms", "themes")
+    return db.read_raw(Performance, newest.limit(count))
 
 
 def _one(rows):

@@ -7,7 +7,9 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import ValidationError, fields, post_dump, post_load, validate, validates_schema
 
+from interview_service.pagination import INT64_MAX
 from interview_service.schemas import (
+    Cursor,
     FullMatch,
     LegacyIdSchema,
     ListOrEmpty,
@@ -375,7 +377,13 @@ class SessionListArgsSchema(PageArgsSchema):
 class ConversationPageArgsSchema(PageArgsSchema):
     """Query of GET …/conversations: `after` a messageIndex, or the opaque `cursor`."""
 
-    after = fields.Integer(validate=validate.Range(min=0))
+    after = fields.Integer(
+        validate=[
+            validate.Range(min=0),
+            validate.Range(max=INT64_MAX, error="Must be a 64-bit integer."),
+        ]
+    )
+    cursor = Cursor(int)
 
 
 # --- responses --------------------------------------------------------------------------

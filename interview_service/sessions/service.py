@@ -8,6 +8,7 @@ import string
 import time
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 
 import pymongo
 from bson import ObjectId
@@ -194,7 +195,7 @@ def list_sessions(user, status=None, limit=20, cursor=None):
     if user is None:
         raise MissingToken()
     sessions = Session.objects.owned_by(user).with_status(status).exclude("resume.content")
-    return paginate(sessions, limit, cursor)
+    return paginate(sessions, limit, cursor, read=partial(db.read_raw, Session))
 
 
 def delete_session(session_id, user):
@@ -540,9 +541,19 @@ def transcript_page(session_id, user, after=None, limit=20, cursor=None):
     session = get_session(session_id, user)
     messages = Message.objects.of_session(session)
     count = messages.count()
+    if after is not None and cursor is not None:
+        # One bound on the index, the tighter: two would make a top-level `$and` (a scan).
+        after, cursor = (after, None) if after >= cursor[0] else (None, cursor)
     if after is not None:
         messages = messages.filter(message_index__gt=after)
-    items, next_cursor = paginate(messages, limit, cursor, key="message_index", descending=False)
+    items, next_cursor = paginate(
+        messages,
+        limit,
+        cursor,
+        key="message_index",
+        descending=False,
+        read=partial(db.read_raw, Message),
+    )
     return {
         "items": items,
         "next_cursor": next_cursor,

@@ -12,7 +12,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from interview_service import db
-from tests.conftest import free_port, make_app
+from scripts.devserver import free_port
+from tests.conftest import make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = Path(__file__).resolve().parent / "typescript"

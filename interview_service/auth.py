@@ -1,10 +1,10 @@
 """Bearer-token verification (HS256 secret or JWKS), the current user, and dev token minting."""
 
-import functools
 from datetime import UTC, datetime, timedelta
 
 import jwt
 from flask import current_app, g, request
+from flask_httpauth import HTTPTokenAuth
 
 from interview_service.errors import MissingToken, Unauthorized
 
@@ -97,16 +97,24 @@ def current_user():
     return g.user_id
 
 
-def login_required(view):
-    """Answer 401 unless the request carries a valid token."""
+token_auth = HTTPTokenAuth(scheme="Bearer", realm="interview-service")
 
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        if current_user() is None:
-            raise MissingToken()
-        return view(*args, **kwargs)
 
-    return wrapper
+@token_auth.verify_token
+def authenticate(token):
+    """The caller's user id, None when no token came; a token that fails raises Unauthorized.
+
+    It reads the header through current_user(), not `token`: a malformed header (which
+    Flask-HTTPAuth takes for no token) must answer 401, and the rate limiter has already
+    verified the same header before the view.
+    """
+    return current_user()
+
+
+@token_auth.error_handler
+def refuse(status):
+    """No token where one is required: the one error shape, with its bare challenge."""
+    raise MissingToken()
 
 
 def issue_token(user_id, config, lifetime=timedelta(hours=12)):

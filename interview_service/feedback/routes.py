@@ -1,7 +1,7 @@
 """HTTP routes of feedback generation: parse → service → dump."""
 
 import click
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 from flask.views import MethodView
 
 from interview_service import ratelimit
@@ -17,6 +17,7 @@ blp = Blueprint(
     "feedback",
     __name__,
     url_prefix="/api",
+    anonymous_when="ALLOW_ANONYMOUS_SESSIONS",
     description="Feedback reports generated on the server from a session's transcript",
     cli_group=None,  # `flask --app wsgi feedback-worker`, not `flask feedback …`
 )
@@ -38,13 +39,6 @@ def bind(state):
     provider.check_settings(app.config)
     app.extensions[sessions_service.INTERVIEW_CHECK] = service.interview_is_users
     ratelimit.limit_blueprint(app, blp, "FEEDBACK_RATE_LIMIT")
-
-
-@blp.before_request
-def identify_caller():
-    """401 before anything else, as on the sessions routes."""
-    if request.method != "OPTIONS":
-        sessions_service.require_caller(current_user())
 
 
 def document_errors(view):

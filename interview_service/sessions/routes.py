@@ -1,9 +1,9 @@
 """HTTP routes of the sessions blueprint: parse → service → dump."""
 
-from flask import request, url_for
+from flask import url_for
 from flask.views import MethodView
 
-from interview_service.auth import current_user, login_required
+from interview_service.auth import current_user
 from interview_service.extensions import Blueprint
 from interview_service.sessions import service
 from interview_service.sessions.schemas import (
@@ -29,16 +29,9 @@ blp = Blueprint(
     "sessions",
     __name__,
     url_prefix="/api",
+    anonymous_when="ALLOW_ANONYMOUS_SESSIONS",
     description="Interview sessions run by the agent: configuration, transcript, reports",
 )
-
-
-@blp.before_request
-def identify_caller():
-    """Settle who calls before any input is read: a bad token, or none where anonymous
-    sessions are off, answers 401 rather than a validation error (preflights pass)."""
-    if request.method != "OPTIONS":
-        service.require_caller(current_user())
 
 
 @blp.route("/sessions")
@@ -47,7 +40,7 @@ class Sessions(MethodView):
 
     @blp.arguments(SessionListArgsSchema, location="query")
     @blp.response(200, SessionPageSchema)
-    @login_required
+    @blp.token_required
     def get(self, args):
         """List the caller's sessions, newest first."""
         items, next_cursor = service.list_sessions(

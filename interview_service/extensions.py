@@ -81,9 +81,9 @@ class Blueprint(flask_smorest.Blueprint):
 
             @functools.wraps(view)
             def wrapper(*args, **kwargs):
-                anonymous = request.method in anonymous_methods and current_app.config[
-                    self.anonymous_when
-                ]
+                anonymous = (
+                    request.method in anonymous_methods and current_app.config[self.anonymous_when]
+                )
                 return (optional if anonymous else required)(*args, **kwargs)
 
             return wrapper

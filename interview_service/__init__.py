@@ -5,19 +5,10 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMe
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import settings_for
-from interview_service import db, errors, observability, ratelimit
-from interview_service.account.routes import blp as account_blp
+from interview_service import db, errors, modules, observability, ratelimit
 from interview_service.extensions import api, cors
-from interview_service.feedback import blp as feedback_blp
 from interview_service.jsonio import JSONRequest, StrictJSONProvider
-from interview_service.ops import blp as ops_blp
-from interview_service.performance import models as performance_models
-from interview_service.performance.routes import blp as performance_blp
-from interview_service.sessions import models as session_models
-from interview_service.sessions.routes import blp as sessions_blp
 
-BLUEPRINTS = (ops_blp, sessions_blp, performance_blp, account_blp, feedback_blp)
-DOCUMENTS = (*session_models.DOCUMENTS, *performance_models.DOCUMENTS)
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -106,8 +97,8 @@ def register_rate_limits(app):
 
 
 def register_blueprints(app):
-    """Register every blueprint on the API (so each appears in the OpenAPI document)."""
-    for blueprint in BLUEPRINTS:
+    """Register every module's blueprint on the API (so each appears in the OpenAPI document)."""
+    for blueprint in modules.blueprints():
         api.register_blueprint(blueprint)
 
 
@@ -167,4 +158,4 @@ def register_commands(app):
 def register_indexes(app):
     """Create indexes at start-up where configured (development, tests)."""
     if app.config["CREATE_INDEXES_ON_START"]:
-        db.ensure_indexes(DOCUMENTS)
+        db.ensure_indexes(modules.documents())

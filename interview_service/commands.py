@@ -11,10 +11,10 @@ from interview_service import auth, db
 @with_appcontext
 def init_db():
     """Create every index the documents declare."""
-    from interview_service import DOCUMENTS
+    from interview_service.modules import documents
 
-    db.ensure_indexes(DOCUMENTS)
-    click.echo(f"indexes ready for {len(DOCUMENTS)} collections")
+    db.ensure_indexes(documents())
+    click.echo(f"indexes ready for {len(documents())} collections")
 
 
 @click.command("issue-token")
@@ -56,16 +56,14 @@ def purge(days, dry_run):
     """
     from datetime import timedelta
 
-    from interview_service.sessions.service import purge_older_than
+    from interview_service.modules import merged
     from interview_service.times import now
 
     cutoff = now() - timedelta(days=days)
-    counts = purge_older_than(cutoff, dry_run=dry_run)
+    counts = merged("purge_older_than", cutoff, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
-    click.echo(
-        f"{verb} sessions: {counts['sessions']}, conversations: {counts['conversations']}, "
-        f"reports: {counts['reports']} (created before {cutoff:%Y-%m-%dT%H:%M:%SZ})"
-    )
+    removed = ", ".join(f"{kind}: {count}" for kind, count in counts.items())
+    click.echo(f"{verb} {removed} (created before {cutoff:%Y-%m-%dT%H:%M:%SZ})")
 
 
 @click.command("repair")

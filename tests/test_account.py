@@ -2,7 +2,9 @@
 
 import json
 import re
+import types
 
+from interview_service import modules
 from interview_service.account import export
 from interview_service.performance.models import Interview, Performance
 from interview_service.sessions import service as sessions_service
@@ -264,3 +266,13 @@ def test_delete_me_without_token_answers_401(client, alice):
     assert response.status_code == 401
     assert response.get_json()["error"] == "Missing bearer token"
     assert SessionDocument.objects(user_id="alice").count() == 2
+
+
+def test_delete_me_reaches_a_module_added_to_the_registry(client, alice, monkeypatch):
+    deleted = []
+    extra = types.SimpleNamespace(delete_user=lambda user: deleted.append(user) or {"notes": 3})
+    monkeypatch.setattr(modules, "MODULES", (*modules.MODULES, extra))
+    response = client.delete("/api/me", headers=alice)
+    assert response.status_code == 200
+    assert response.get_json()["deleted"]["sessions"] == 0
+    assert len(deleted) == 1

@@ -206,11 +206,14 @@ DELETE_BATCH = 500
 
 
 def export_user(user):
-    """The user's own sessions, oldest first, each with lazy cursors on transcript and reports.
+    """The user's own sessions, oldest first, each with lazy cursors on transcript and reports:
+    `{"sessions": …}` (the account export's part)."""
+    return {"sessions": _exported_sessions(user)}
 
-    Yields `{"session", "conversations", "reports"}`; nothing is loaded beyond one batch
-    of each cursor, so an export of any size keeps memory flat.
-    """
+
+def _exported_sessions(user):
+    """Yields `{"session", "conversations", "reports"}`; nothing is loaded beyond one batch
+    of each cursor, so an export of any size keeps memory flat."""
     sessions = Session.objects.owned_by(user).oldest_first().no_cache()
     for session in sessions:
         yield {

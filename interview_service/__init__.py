@@ -62,7 +62,6 @@ def register_extensions(app):
     """Bind the database, the API (OpenAPI, error format) and CORS."""
     db.init_app(app)
     api.init_app(app)
-    errors.register_error_handlers(app, api)
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},

@@ -9,7 +9,7 @@ import pymongo.errors
 import pytest
 
 from interview_service import db
-from interview_service.errors import RETRY_AFTER_SECONDS
+from interview_service.extensions import RETRY_AFTER_SECONDS
 from interview_service.observability import user_hash
 from tests.conftest import bearer, free_port, make_app
 

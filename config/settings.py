@@ -34,7 +34,6 @@ def env_list(name, default):
 class Config:
     """Defaults shared by every environment."""
 
-    ENV_NAME = "base"
     TESTING = False
     DEBUG = False
 
@@ -113,14 +112,12 @@ class Config:
 class Development(Config):
     """Local development (`make run` starts the embedded database and runs init-db first)."""
 
-    ENV_NAME = "development"
     JWT_SECRET = env_str("JWT_SECRET", "dev-secret-change-me-0123456789abcdef")
 
 
 class Testing(Config):
     """Tests: in-process mongomock unless a test gives another URI; limits off."""
 
-    ENV_NAME = "testing"
     TESTING = True
     MONGODB_URI = "mongomock://localhost/interview_service_test"
     JWT_SECRET = "test-secret-0123456789abcdef0123456789"
@@ -137,7 +134,6 @@ class Testing(Config):
 class Production(Config):
     """Production: secrets and origins must be given explicitly."""
 
-    ENV_NAME = "production"
     ALLOW_ANONYMOUS_SESSIONS = env_bool("ALLOW_ANONYMOUS_SESSIONS", False)
     PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 1)
 

@@ -1,11 +1,12 @@
 """Bearer-token verification (HS256 secret or JWKS), the current user, and dev token minting."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import jwt
 from flask import current_app, g, request
 from flask_httpauth import HTTPTokenAuth
 
+from interview_service import times
 from interview_service.errors import MissingToken, Unauthorized
 
 # Identity providers use ids of a few dozen characters (UUIDs, "auth0|…", Firebase uids).
@@ -121,7 +122,7 @@ def issue_token(user_id, config, lifetime=timedelta(hours=12)):
     """Mint an HS256 token for `user_id` with the configured secret (development)."""
     if not config.get("JWT_SECRET"):
         raise RuntimeError("JWT_SECRET is not set: tokens can only be minted with a secret")
-    now = datetime.now(UTC)
+    now = times.now()
     claims = {"sub": user_id, "iat": now, "exp": now + lifetime}
     if config.get("JWT_AUDIENCE"):
         claims["aud"] = config["JWT_AUDIENCE"]

@@ -13,13 +13,13 @@ from mongoengine import (
     IntField,
     ListField,
     ObjectIdField,
-    QuerySet,
     StringField,
 )
 
+from interview_service.querysets import OwnedQuerySet
 from interview_service.times import now, truncate_ms
+from interview_service.vocabulary import INTERVIEW_TYPES
 
-INTERVIEW_TYPES = ("technical", "behavioral", "mixed", "dsa", "aptitude", "system-design")
 EXPERIENCE_LEVELS = ("entry", "mid", "senior")
 READY, IN_PROGRESS, COMPLETED = "ready", "in-progress", "completed"
 INTERVIEW_STATUSES = (READY, IN_PROGRESS, COMPLETED)
@@ -44,12 +44,10 @@ def normalise_theme(text):
     return _SPACES.sub(" ", (text or "").casefold()).strip()
 
 
-class InterviewQuerySet(QuerySet):
+class InterviewQuerySet(OwnedQuerySet):
     """Queries on interviews."""
 
-    def owned_by(self, user_id):
-        """The interviews of `user_id`."""
-        return self.filter(user_id=user_id)
+    NOT_FOUND = "Interview not found"
 
     def active(self):
         """Interviews not completed and without a performance (the dashboard's open ones)."""
@@ -112,12 +110,10 @@ class Themes(EmbeddedDocument):
     improvements = ListField(StringField())
 
 
-class PerformanceQuerySet(QuerySet):
+class PerformanceQuerySet(OwnedQuerySet):
     """Queries on performances."""
 
-    def owned_by(self, user_id):
-        """The performances of `user_id`."""
-        return self.filter(user_id=user_id)
+    NOT_FOUND = "Performance not found"
 
     def matching(
         self,

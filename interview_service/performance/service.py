@@ -3,8 +3,6 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from bson import ObjectId
-from bson.errors import InvalidId
 from mongoengine.errors import NotUniqueError
 
 from interview_service.errors import Conflict, Invalid, NotFound
@@ -42,14 +40,6 @@ def _page(queryset, limit, cursor, key, descending=True):
     return paginate(queryset, limit, cursor, key=key, descending=descending)
 
 
-def _object_id(value, what):
-    """`value` as an ObjectId; an id that cannot exist is simply not found."""
-    try:
-        return ObjectId(value)
-    except (InvalidId, TypeError):
-        raise NotFound(f"{what} not found") from None
-
-
 # --- interviews ---------------------------------------------------------------------------
 
 
@@ -62,11 +52,7 @@ def create_interview(user_id, data, created_at=None):
 
 def get_interview(user_id, interview_id):
     """The caller's interview (repaired if its performance was saved but not linked)."""
-    interview = (
-        Interview.objects.owned_by(user_id).filter(id=_object_id(interview_id, "Interview")).first()
-    )
-    if interview is None:
-        raise NotFound("Interview not found")
+    interview = Interview.objects.get_owned(user_id, interview_id)
     if interview.status != COMPLETED or interview.performance_id is None:
         performance = Performance.objects(interview_id=interview.id).first()
         if performance is not None:
@@ -121,16 +107,13 @@ def interview_id_of(body_id=None, url_id=None):
 
 def delete_interview(user_id, interview_id):
     """Delete the caller's interview and its performance."""
-    object_id = _object_id(interview_id, "Interview")
-    interview = Interview.objects.owned_by(user_id).filter(id=object_id)
-    if interview.first() is None:
-        raise NotFound("Interview not found")
-    performance = Performance.objects.owned_by(user_id).filter(interview_id=object_id)
+    interview = Interview.objects.get_owned(user_id, interview_id)
+    performance = Performance.objects.owned_by(user_id).filter(interview_id=interview.id)
     # The performance goes first, so a crash in between leaves an interview to delete again;
     # and again after the interview, for a save that inserted in between (a save that inserts
     # later finds no interview to link and removes its own insert).
     performance.delete()
-    interview.delete()
+    Interview.objects(id=interview.id).delete()
     performance.delete()
     repair_completions(user_id)
 
@@ -212,11 +195,7 @@ def save_performance(user_id, interview_id, data, completed_at=None):
 
     `completed_at` (default now) lets operator tools such as seed-demo record past results.
     """
-    interview = (
-        Interview.objects.owned_by(user_id).filter(id=_object_id(interview_id, "Interview")).first()
-    )
-    if interview is None:
-        raise NotFound("Interview not found")
+    interview = Interview.objects.get_owned(user_id, interview_id)
     performance = _new_performance(interview, data, completed_at or now())
     try:
         performance.save(force_insert=True)
@@ -261,14 +240,7 @@ def _new_performance(interview, data, completed_at):
 
 def get_performance(user_id, performance_id):
     """The caller's performance."""
-    performance = (
-        Performance.objects.owned_by(user_id)
-        .filter(id=_object_id(performance_id, "Performance"))
-        .first()
-    )
-    if performance is None:
-        raise NotFound("Performance not found")
-    return performance
+    return Performance.objects.get_owned(user_id, performance_id)
 
 
 def filtered(user_id, filters):

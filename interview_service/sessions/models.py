@@ -14,7 +14,9 @@ from mongoengine import (
     StringField,
 )
 
-INTERVIEW_TYPES = ("behavioral", "technical", "mixed", "dsa", "aptitude", "system-design")
+from interview_service.querysets import OwnedQuerySet
+from interview_service.vocabulary import INTERVIEW_TYPES
+
 DIFFICULTIES = ("easy", "mid", "hard", "entry", "senior", "lead")
 INTERACTION_MODES = ("speech", "text")
 IN_PROGRESS, COMPLETED, ABANDONED = "in_progress", "completed", "abandoned"
@@ -60,12 +62,8 @@ class SessionStatistics(EmbeddedDocument):
     agent_messages = IntField(db_field="agentMessages", default=0)
 
 
-class SessionQuerySet(QuerySet):
+class SessionQuerySet(OwnedQuerySet):
     """Queries on sessions."""
-
-    def owned_by(self, user):
-        """The caller's own sessions."""
-        return self.filter(user_id=user)
 
     def oldest_first(self):
         """Creation order (the export's)."""

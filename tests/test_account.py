@@ -7,7 +7,7 @@ import types
 from interview_service import modules
 from interview_service.account import export
 from interview_service.performance.models import Interview, Performance
-from interview_service.sessions import service as sessions_service
+from interview_service.sessions import retention
 from interview_service.sessions.models import Message, Report
 from interview_service.sessions.models import Session as SessionDocument
 from tests.account_helpers import add_messages, create_session, history
@@ -248,7 +248,7 @@ def test_delete_me_again_answers_zero_counts(client, alice):
 
 
 def test_delete_me_works_through_many_batches(client, alice, bob, monkeypatch):
-    monkeypatch.setattr(sessions_service, "DELETE_BATCH", 2)
+    monkeypatch.setattr(retention, "DELETE_BATCH", 2)
     for _ in range(5):
         add_messages(client, create_session(client, alice), alice)
     kept = create_session(client, bob)

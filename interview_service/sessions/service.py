@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 from interview_service import db
 from interview_service.errors import Conflict, Invalid, NotFound
 from interview_service.pagination import paginate
+from interview_service.sessions import retention
 from interview_service.sessions.models import (
     ASSISTANT,
     FAILED,
@@ -190,88 +191,7 @@ def list_sessions(user, status=None, limit=20, cursor=None):
 def delete_session(session_id, user):
     """Delete a session with its transcript and reports."""
     session = get_session(session_id, user)
-    # The session goes first, so no new append can reserve an index; an append that had
-    # already reserved one may still land after the transcript is deleted: keyed by this
-    # session's _id, it is never reached again (not by a new session of the same sessionId),
-    # and `flask repair` removes it.
-    Session.objects(id=session.id).delete()
-    Message.objects.of_session(session).delete()
-    Report.objects.of_session(session).delete()
-
-
-# --- whole accounts and retention -------------------------------------------------------
-
-# Sessions are deleted in batches of this many sessionIds (one `$in` per collection).
-DELETE_BATCH = 500
-
-
-def export_user(user):
-    """The user's own sessions, oldest first, each with lazy cursors on transcript and reports:
-    `{"sessions": …}` (the account export's part)."""
-    return {"sessions": _exported_sessions(user)}
-
-
-def _exported_sessions(user):
-    """Yields `{"session", "conversations", "reports"}`; nothing is loaded beyond one batch
-    of each cursor, so an export of any size keeps memory flat."""
-    sessions = Session.objects.owned_by(user).oldest_first().no_cache()
-    for session in sessions:
-        yield {
-            "session": session,
-            "conversations": Message.objects.of_session(session).in_order().no_cache(),
-            "reports": Report.objects.newest_of(session).no_cache(),
-        }
-
-
-def delete_user(user):
-    """Delete every session the user owns with its transcript and reports; return the counts."""
-    return _delete_all(Session.objects.owned_by(user))
-
-
-def purge_older_than(moment, dry_run=False):
-    """Delete sessions created before `moment` (any owner) with their transcripts, reports and
-    résumé text; return the counts (what would go, with `dry_run`)."""
-    old = Session.objects.created_before(moment)
-    if not dry_run:
-        return _delete_all(old)
-    counts = _no_counts()
-    for batch in _batches(old.no_cache().scalar("session_id", "id")):
-        counts["sessions"] += len(batch)
-        counts["conversations"] += Message.objects.of_sessions(batch).count()
-        counts["reports"] += Report.objects.of_sessions(batch).count()
-    return counts
-
-
-def _no_counts():
-    return {"sessions": 0, "conversations": 0, "reports": 0}
-
-
-def _batches(items):
-    """`items` in lists of DELETE_BATCH."""
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == DELETE_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _delete_all(sessions):
-    """Delete the sessions of a queryset and their children, a batch at a time.
-
-    Children go before their session, so a crash midway leaves sessions that a rerun still
-    finds (never a transcript no one can reach); the transcript is swept again after the
-    session went, for an append that had reserved its index just before.
-    """
-    counts = _no_counts()
-    while batch := list(sessions.limit(DELETE_BATCH).scalar("session_id", "id")):
-        counts["conversations"] += Message.objects.of_sessions(batch).delete()
-        counts["reports"] += Report.objects.of_sessions(batch).delete()
-        counts["sessions"] += Session.objects(id__in=[ref for _, ref in batch]).delete()
-        counts["conversations"] += Message.objects.of_sessions(batch).delete()
-    return counts
+    retention.delete_all(Session.objects(id=session.id))
 
 
 # --- repair -----------------------------------------------------------------------------
@@ -325,7 +245,7 @@ def _adopt_legacy(document):
 def _remove_orphans(document):
     """Remove `document`s whose session is gone (an append that raced its delete)."""
     removed = 0
-    for batch in _batches(document.objects.distinct("session_ref")):
+    for batch in retention.batches(document.objects.distinct("session_ref")):
         existing = set(Session.objects(id__in=batch).scalar("id"))
         gone = [ref for ref in batch if ref not in existing]
         if gone:
@@ -339,7 +259,7 @@ def _repair_counters(settled_before):
     settled = Session.objects(updated_at__lt=settled_before).only(
         "session_id", "next_message_index", "statistics", "updated_at"
     )
-    for batch in _batches(settled.no_cache()):
+    for batch in retention.batches(settled.no_cache()):
         # One count per batch finds the sessions whose transcript is short of their counter.
         stored = Message.objects.of_sessions((s.session_id, s.id) for s in batch).aggregate(
             [{"$group": {"_id": f"${Message.session_ref.db_field}", "count": {"$sum": 1}}}]

@@ -104,8 +104,7 @@ def register_blueprints(app):
 def argument_locations(view, method):
     """Where the view (a MethodView's method, or a function) reads arguments: {"json", …}."""
     handler = getattr(getattr(view, "view_class", None), method.lower(), view)
-    parameters = getattr(handler, "_apidoc", {}).get("arguments", {}).get("parameters", [])
-    return {parameter.get("in") for parameter in parameters}
+    return getattr(handler, "argument_locations", set())
 
 
 def register_request_guards(app):

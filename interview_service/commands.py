@@ -138,7 +138,7 @@ def seed_demo(user, count, seed):
     """
     import random
 
-    from interview_service.account import demo
+    from interview_service import demo
 
     if not user.strip():
         raise click.BadParameter("must not be blank", param_hint="USER")

@@ -77,6 +77,17 @@ class Blueprint(flask_smorest.Blueprint):
         self.auth = auth
         self.anonymous_when = anonymous_when
 
+    def arguments(self, schema, *, location="json", **kwargs):
+        """flask-smorest's `arguments`, remembering on the view where it reads ("json", …)."""
+        parse = super().arguments(schema, location=location, **kwargs)
+
+        def decorator(function):
+            view = parse(function)
+            view.argument_locations = getattr(function, "argument_locations", set()) | {location}
+            return view
+
+        return decorator
+
     @staticmethod
     def token_required(function):
         """Mark a method that needs a token even where the blueprint lets anonymous callers in."""

@@ -1,10 +1,22 @@
-"""QuerySet steps the modules' documents share."""
+"""QuerySet steps the modules' documents share, and cursors read in batches."""
 
 from bson import ObjectId
 from bson.errors import InvalidId
 from mongoengine import QuerySet
 
 from interview_service.errors import NotFound
+
+
+def in_batches(items, size):
+    """`items` (a cursor, say) in lists of `size`."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 class OwnedQuerySet(QuerySet):

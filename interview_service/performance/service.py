@@ -17,6 +17,7 @@ from interview_service.performance.models import (
     Performance,
     RoundResult,
 )
+from interview_service.querysets import in_batches
 from interview_service.times import now
 
 SORT_KEYS = {"completedAt": "completed_at", "score": "score"}
@@ -151,26 +152,16 @@ def _link(performance):
 def repair_all():
     """Link every saved-but-unlinked performance and remove performances whose interview is
     gone (a save or delete that died between its writes); return the counts."""
-    linked = sum(map(_link_saved, _batches(Interview.objects.active().scalar("id"))))
+    linked = sum(
+        map(_link_saved, in_batches(Interview.objects.active().scalar("id"), REPAIR_BATCH))
+    )
     orphans = 0
-    for batch in _batches(Performance.objects.scalar("interview_id")):
+    for batch in in_batches(Performance.objects.scalar("interview_id"), REPAIR_BATCH):
         existing = set(Interview.objects(id__in=batch).scalar("id"))
         orphans += Performance.objects(
             interview_id__in=[i for i in batch if i not in existing]
         ).delete()
     return {"linked": linked, "orphans_removed": orphans}
-
-
-def _batches(items):
-    """`items` in lists of REPAIR_BATCH."""
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == REPAIR_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 # --- performances -------------------------------------------------------------------------

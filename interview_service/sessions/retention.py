@@ -1,5 +1,6 @@
 """Whole accounts and retention of the sessions module: export, deletion, purge."""
 
+from interview_service.querysets import in_batches
 from interview_service.sessions.models import Message, Report, Session
 
 # Sessions are deleted in batches of this many sessionIds (one `$in` per collection).
@@ -36,7 +37,7 @@ def purge_older_than(moment, dry_run=False):
     if not dry_run:
         return delete_all(old)
     counts = _no_counts()
-    for batch in batches(old.no_cache().scalar("session_id", "id")):
+    for batch in in_batches(old.no_cache().scalar("session_id", "id"), DELETE_BATCH):
         counts["sessions"] += len(batch)
         counts["conversations"] += Message.objects.of_sessions(batch).count()
         counts["reports"] += Report.objects.of_sessions(batch).count()
@@ -45,18 +46,6 @@ def purge_older_than(moment, dry_run=False):
 
 def _no_counts():
     return {"sessions": 0, "conversations": 0, "reports": 0}
-
-
-def batches(items):
-    """`items` in lists of DELETE_BATCH."""
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == DELETE_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def delete_all(sessions):

@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 from interview_service import db
 from interview_service.errors import Conflict, Invalid, NotFound
 from interview_service.pagination import paginate
+from interview_service.querysets import in_batches
 from interview_service.sessions import retention
 from interview_service.sessions.models import (
     ASSISTANT,
@@ -245,7 +246,7 @@ def _adopt_legacy(document):
 def _remove_orphans(document):
     """Remove `document`s whose session is gone (an append that raced its delete)."""
     removed = 0
-    for batch in retention.batches(document.objects.distinct("session_ref")):
+    for batch in in_batches(document.objects.distinct("session_ref"), retention.DELETE_BATCH):
         existing = set(Session.objects(id__in=batch).scalar("id"))
         gone = [ref for ref in batch if ref not in existing]
         if gone:
@@ -259,7 +260,7 @@ def _repair_counters(settled_before):
     settled = Session.objects(updated_at__lt=settled_before).only(
         "session_id", "next_message_index", "statistics", "updated_at"
     )
-    for batch in retention.batches(settled.no_cache()):
+    for batch in in_batches(settled.no_cache(), retention.DELETE_BATCH):
         # One count per batch finds the sessions whose transcript is short of their counter.
         stored = Message.objects.of_sessions((s.session_id, s.id) for s in batch).aggregate(
             [{"$group": {"_id": f"${Message.session_ref.db_field}", "count": {"$sum": 1}}}]

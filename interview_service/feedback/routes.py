@@ -57,7 +57,7 @@ class FeedbackGenerate(MethodView):
     @document_errors
     def post(self, headers, session_id):
         """Generate the session's feedback report now (no body)."""
-        report = service.generate(session_id, current_user(), headers.get("idempotency_key"))
+        report = service.generate(current_user(), session_id, headers.get("idempotency_key"))
         return {"report": report}
 
 
@@ -82,8 +82,8 @@ class ReportGenerate(MethodView):
     def post(self, headers, session_id):
         """Generate the session's report now, or queue it with `Prefer: respond-async`."""
         report = service.generate(
-            session_id,
             current_user(),
+            session_id,
             headers.get("idempotency_key"),
             queue=headers["respond_async"],
         )

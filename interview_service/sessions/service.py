@@ -82,7 +82,7 @@ def milliseconds(delta):
     return int(delta / timedelta(milliseconds=1))
 
 
-def get_session(session_id, user):
+def get_session(user, session_id):
     """The session `session_id` if the caller may reach it, else NotFound."""
     session = None
     if SESSION_ID.fullmatch(session_id):
@@ -94,7 +94,7 @@ def get_session(session_id, user):
     return session
 
 
-def create_session(data, user, started_at=None):
+def create_session(user, data, started_at=None):
     """Start a session; return (session, created). A retried create returns the first one.
 
     `started_at` (default now) lets operator tools such as seed-demo record a past session.
@@ -105,7 +105,7 @@ def create_session(data, user, started_at=None):
             "bits (e.g. 22 random base64url characters); or leave it out to get one",
             field="sessionId",
         )
-    _check_interview_link(data["config"].get("interview_id"), user)
+    _check_interview_link(user, data["config"].get("interview_id"))
     # 24 random bytes: 192 bits, 32 URL-safe characters.
     session_id = data.get("session_id") or secrets.token_urlsafe(24)
     moment = started_at or now()
@@ -127,7 +127,7 @@ def create_session(data, user, started_at=None):
     return session, True
 
 
-def _check_interview_link(interview_id, user):
+def _check_interview_link(user, interview_id):
     """A linked interview must be one of the caller's (anonymous sessions cannot link)."""
     if not interview_id:
         return
@@ -169,13 +169,13 @@ def unguessable(session_id):
     return len(session_id) * math.log2(len(alphabet)) >= ANONYMOUS_ID_BITS
 
 
-def session_detail(session_id, user):
+def session_detail(user, session_id):
     """The session, its whole transcript and its latest report (or None).
 
     The statistics are counted from the transcript answered beside them, so the two agree
     even when a database fault cost the stored counters an append (`flask repair` fixes those).
     """
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     stored = Message.objects.of_session(session).in_order().as_pymongo()
     messages = [db.attributes_of(Message, message) for message in stored]
     session.statistics = SessionStatistics(**_statistics(_counts(messages)))
@@ -189,9 +189,9 @@ def list_sessions(user, status=None, limit=20, cursor=None):
     return paginate(sessions, limit, cursor)
 
 
-def delete_session(session_id, user):
+def delete_session(user, session_id):
     """Delete a session with its transcript and reports."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     retention.delete_all(Session.objects(id=session.id))
 
 
@@ -293,7 +293,7 @@ def _repair_counters(settled_before):
 # --- transcript -------------------------------------------------------------------------
 
 
-def append_messages(session_id, user, messages, batch=False, idempotency_key=None):
+def append_messages(user, session_id, messages, batch=False, idempotency_key=None):
     """Append messages with gap-free indexes; a retried append returns the stored ones.
 
     How indexes stay gap-free: one conditional update on the session both reserves the
@@ -309,7 +309,7 @@ def append_messages(session_id, user, messages, batch=False, idempotency_key=Non
     duplicate message or index, the session's answer counts its statistics from the stored
     transcript, and `flask repair` corrects the stored counters and reports the gap.
     """
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     messages = _with_client_ids(messages, batch, idempotency_key)
     claims = [m["client_message_id"] for m in messages if m.get("client_message_id")]
     stored = _stored_copies(session, messages, claims)
@@ -441,10 +441,10 @@ def _insert(session, messages, claims, first, counts):
     return documents
 
 
-def transcript_page(session_id, user, after=None, limit=20, cursor=None):
+def transcript_page(user, session_id, after=None, limit=20, cursor=None):
     """A page of the transcript in order (after messageIndex `after` or `cursor`), with the
     session's status and its whole message count."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     messages = Message.objects.of_session(session)
     count = messages.count()
     if after is not None:
@@ -462,9 +462,9 @@ def transcript_page(session_id, user, after=None, limit=20, cursor=None):
 # --- ending -----------------------------------------------------------------------------
 
 
-def end_session(session_id, user, status, end_time=None):
+def end_session(user, session_id, status, end_time=None):
     """End an in-progress session as `status`; ending again the same way changes nothing."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     end_time = end_time or now()
     if end_time < session.start_time:
         raise Invalid("endTime must not be before startTime", field="endTime")
@@ -511,9 +511,9 @@ def expire_idle_sessions(idle_seconds=None, moment=None):
 # --- reports ----------------------------------------------------------------------------
 
 
-def add_report(session_id, user, report_type, content):
+def add_report(user, session_id, report_type, content):
     """Store a report; missing statistics are computed from the transcript."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     content = dict(content)
     if not content.get("statistics"):
         content["statistics"] = transcript_statistics(session)
@@ -573,18 +573,18 @@ def transcript_statistics(session):
     }
 
 
-def latest_report(session_id, user, report_type=None):
+def latest_report(user, session_id, report_type=None):
     """The newest ready report of the session (of `report_type` when given)."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     report = Report.objects.newest_of(session, report_type).ready().first()
     if report is None:
         raise NotFound("Report not found")
     return report
 
 
-def get_report(session_id, user, report_id):
+def get_report(user, session_id, report_id):
     """One report of the session, in any status."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     report = None
     if ObjectId.is_valid(report_id):
         report = Report.objects.of_session(session).filter(id=report_id).first()
@@ -593,9 +593,9 @@ def get_report(session_id, user, report_id):
     return report
 
 
-def list_reports(session_id, user):
+def list_reports(user, session_id):
     """Every report of the session, newest first."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     return list(Report.objects.newest_of(session))
 
 

@@ -136,6 +136,29 @@ STATISTICS_COUNTS = {
 }
 
 
+def append_counts(messages):
+    """What `messages` (dicts of Message attributes) add to the statistics."""
+    users = sum(1 for m in messages if m["role"] == USER)
+    questions = sum(
+        1
+        for m in messages
+        if m["role"] == ASSISTANT and (m.get("metadata") or {}).get("isQuestion")
+    )
+    return {
+        "total": len(messages),
+        "user": users,
+        "assistant": len(messages) - users,
+        "questions": questions,
+    }
+
+
+def statistics_of(counts):
+    """The SessionStatistics attributes of `counts`."""
+    return {
+        path.removeprefix("statistics."): counts[key] for path, key in STATISTICS_COUNTS.items()
+    }
+
+
 def _stored(name):
     """The stored name of a Session attribute path (`statistics.total_messages`)."""
     return Session._translate_field_name(name)

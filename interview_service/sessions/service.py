@@ -27,7 +27,6 @@ from interview_service.sessions.models import (
     PENDING,
     READY,
     SESSION_ID_PATTERN,
-    STATISTICS_COUNTS,
     SUPERSEDED_INDEXES,
     USER,
     Message,
@@ -42,6 +41,8 @@ from interview_service.sessions.models import (
     Session,
     SessionConfig,
     SessionStatistics,
+    append_counts,
+    statistics_of,
 )
 from interview_service.times import now
 
@@ -178,7 +179,7 @@ def session_detail(user, session_id):
     session = get_session(user, session_id)
     stored = Message.objects.of_session(session).in_order().as_pymongo()
     messages = [db.attributes_of(Message, message) for message in stored]
-    session.statistics = SessionStatistics(**_statistics(_counts(messages)))
+    session.statistics = SessionStatistics(**statistics_of(append_counts(messages)))
     report = Report.objects.newest_of(session).ready().first()
     return {"session": session, "conversations": messages, "report": report}
 
@@ -280,8 +281,8 @@ def _repair_counters(settled_before):
                 .only("role", "metadata", "message_index")
                 .as_pymongo()
             ]
-            counts = _counts(messages)
-            if _statistics(counts) != {name: statistics[name] for name in _statistics(counts)}:
+            counts = append_counts(messages)
+            if statistics_of(counts) != {name: statistics[name] for name in statistics_of(counts)}:
                 fixed += Session.objects.set_statistics(session, counts)
             present = {message["message_index"] for message in messages}
             missing = sorted(set(range(session.next_message_index)) - present)
@@ -315,7 +316,7 @@ def append_messages(user, session_id, messages, batch=False, idempotency_key=Non
     stored = _stored_copies(session, messages, claims)
     if stored:
         return stored
-    counts = _counts(messages)
+    counts = append_counts(messages)
     claiming = claims
     for _ in range(RESERVE_ATTEMPTS):
         if session.status != IN_PROGRESS:
@@ -382,29 +383,6 @@ def _wait_for_copies(session, messages, claims):
             return stored
         time.sleep(CLAIM_POLL_SECONDS)
     return None
-
-
-def _counts(messages):
-    """What `messages` (dicts of Message attributes) add to the statistics."""
-    users = sum(1 for m in messages if m["role"] == USER)
-    questions = sum(
-        1
-        for m in messages
-        if m["role"] == ASSISTANT and (m.get("metadata") or {}).get("isQuestion")
-    )
-    return {
-        "total": len(messages),
-        "user": users,
-        "assistant": len(messages) - users,
-        "questions": questions,
-    }
-
-
-def _statistics(counts):
-    """The SessionStatistics attributes of `counts`."""
-    return {
-        path.removeprefix("statistics."): counts[key] for path, key in STATISTICS_COUNTS.items()
-    }
 
 
 def _insert(session, messages, claims, first, counts):

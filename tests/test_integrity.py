@@ -185,7 +185,7 @@ def test_delete_before_the_save_inserts_leaves_neither(monkeypatch, client, alic
 
 def test_delete_between_insert_and_link_leaves_neither(monkeypatch, client, alice):
     interview = create_interview(client, alice)
-    run_before(monkeypatch, performance_service, "_link", delete_now(interview["id"]))
+    run_before(monkeypatch, Performance, "link_interview", delete_now(interview["id"]))
     save_performance(client, alice, interview["id"], expected=404)
     assert assert_both_or_neither(client, alice, interview["id"]) == 0
 

@@ -53,6 +53,16 @@ class InterviewQuerySet(OwnedQuerySet):
         """Interviews not completed and without a performance (the dashboard's open ones)."""
         return self.filter(status__ne=COMPLETED, performance_id=None)
 
+    def with_saved_linked(self, newest=None):
+        """These interviews once the open ones whose performance was saved but never linked to
+        them (a save that died between its two writes) are linked; the `newest` open ones only
+        when given (what the lists and counts show first). Every read path starts with it."""
+        open_interviews = self.active()
+        if newest:
+            open_interviews = open_interviews.order_by("-created_at", "-id").limit(newest)
+        link_saved(open_interviews.scalar("id"))
+        return self
+
     def with_status(self, status):
         """Interviews in `status`, or all when `status` is None."""
         return self.filter(status=status) if status else self
@@ -108,6 +118,17 @@ class Themes(EmbeddedDocument):
 
     strengths = ListField(StringField())
     improvements = ListField(StringField())
+
+
+def link_saved(interview_ids):
+    """Link the performances saved for `interview_ids` (on the unique index); return how many."""
+    interview_ids = list(interview_ids)
+    if not interview_ids:
+        return 0
+    return sum(
+        performance.link_interview()
+        for performance in Performance.objects(interview_id__in=interview_ids)
+    )
 
 
 class PerformanceQuerySet(OwnedQuerySet):
@@ -184,6 +205,16 @@ class Performance(Document):
             {"fields": ["user_id", "search_terms"]},
         ],
     }
+
+    def link_interview(self):
+        """Mark its interview completed and pointing at it; True when the interview exists."""
+        return bool(
+            Interview.objects(id=self.interview_id, user_id=self.user_id).update_one(
+                set__status=COMPLETED,
+                set__completed_at=self.completed_at,
+                set__performance_id=self.id,
+            )
+        )
 
     def derive(self):
         """Fill the derived fields (`searchTerms`, `themes`) from the stored content."""

@@ -16,6 +16,7 @@ from interview_service.performance.models import (
     Interview,
     Performance,
     RoundResult,
+    link_saved,
 )
 from interview_service.querysets import in_batches
 from interview_service.times import now
@@ -57,22 +58,21 @@ def get_interview(user_id, interview_id):
     if interview.status != COMPLETED or interview.performance_id is None:
         performance = Performance.objects(interview_id=interview.id).first()
         if performance is not None:
-            _link(performance)
+            performance.link_interview()
             interview.reload()
     return interview
 
 
 def list_interviews(user_id, status=None, limit=20, cursor=None):
     """A page of the caller's interviews, newest first, optionally in one status."""
-    _repair_recent(user_id)
-    queryset = Interview.objects.owned_by(user_id).with_status(status)
+    queryset = Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
+    queryset = queryset.with_status(status)
     return _page(queryset, limit, cursor, key="created_at")
 
 
 def dashboard(user_id, limit=20):
     """The legacy dashboard: open interviews (newest first) and counts by status."""
-    _repair_recent(user_id)
-    mine = Interview.objects.owned_by(user_id)
+    mine = Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
     interviews = list(mine.active().order_by("-created_at", "-id").limit(limit))
     total, completed = mine.count(), mine.filter(status=COMPLETED).count()
     # As the original counted: every interview not completed (ready or in-progress).
@@ -116,45 +116,13 @@ def delete_interview(user_id, interview_id):
     performance.delete()
     Interview.objects(id=interview.id).delete()
     performance.delete()
-    repair_completions(user_id)
-
-
-def repair_completions(user_id):
-    """Link the caller's open interviews whose performance was saved but never linked to them."""
-    return _link_saved(Interview.objects.owned_by(user_id).active().scalar("id"))
-
-
-def _repair_recent(user_id):
-    """Link the newest open interviews of the caller (what the lists and counts show first)."""
-    newest = Interview.objects.owned_by(user_id).active().order_by("-created_at", "-id")
-    _link_saved(newest.limit(RECENT_OPEN).scalar("id"))
-
-
-def _link_saved(interview_ids):
-    """Link the performances saved for `interview_ids` (on the unique index); return how many."""
-    interview_ids = list(interview_ids)
-    if not interview_ids:
-        return 0
-    return sum(map(_link, Performance.objects(interview_id__in=interview_ids)))
-
-
-def _link(performance):
-    """Mark the performance's interview completed and pointing at it; True when it exists."""
-    return bool(
-        Interview.objects(id=performance.interview_id, user_id=performance.user_id).update_one(
-            set__status=COMPLETED,
-            set__completed_at=performance.completed_at,
-            set__performance_id=performance.id,
-        )
-    )
+    Interview.objects.owned_by(user_id).with_saved_linked()
 
 
 def repair_all():
     """Link every saved-but-unlinked performance and remove performances whose interview is
     gone (a save or delete that died between its writes); return the counts."""
-    linked = sum(
-        map(_link_saved, in_batches(Interview.objects.active().scalar("id"), REPAIR_BATCH))
-    )
+    linked = sum(map(link_saved, in_batches(Interview.objects.active().scalar("id"), REPAIR_BATCH)))
     orphans = 0
     for batch in in_batches(Performance.objects.scalar("interview_id"), REPAIR_BATCH):
         existing = set(Interview.objects(id__in=batch).scalar("id"))
@@ -198,13 +166,13 @@ def save_performance(user_id, interview_id, data, completed_at=None):
         created = False
     # Idempotent: every racer sets the same values, and a crash before this line is
     # repaired by the next save or read.
-    if performance is None or not _link(performance):
+    if performance is None or not performance.link_interview():
         # The interview was deleted since it was read: the delete may have swept before this
         # insert, so remove it here; whatever the order, both go or neither does.
         if created:
             performance.delete()
         raise NotFound("Interview not found")
-    repair_completions(user_id)
+    Interview.objects.owned_by(user_id).with_saved_linked()
     return SaveResult(performance, created, True)
 
 
@@ -247,8 +215,7 @@ def list_performances(user_id, filters, sort="-completedAt", limit=20, cursor=No
 
 def performance_stats(user_id, filters, limit=100):
     """The analytics of the caller's completed interviews matching the filters."""
-    _repair_recent(user_id)
-    active = Interview.objects.owned_by(user_id).active().count()
+    active = Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN).active().count()
     return stats.compute(filtered(user_id, filters), active_interviews=active, limit=limit)
 
 
@@ -266,8 +233,8 @@ def export_csv(user_id, filters, sort="-completedAt"):
 def export_user(user_id):
     """Lazy cursors on everything the user owns: interviews by creation, performances by
     completion, oldest first (memory stays flat for any history)."""
-    repair_completions(user_id)
-    interviews = Interview.objects.owned_by(user_id).order_by("created_at", "id")
+    interviews = Interview.objects.owned_by(user_id).with_saved_linked()
+    interviews = interviews.order_by("created_at", "id")
     performances = Performance.objects.owned_by(user_id).order_by("completed_at", "id")
     return {"interviews": interviews.no_cache(), "performances": performances.no_cache()}
 

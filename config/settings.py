@@ -42,7 +42,6 @@ def env_list(name, default):
 class Config:
     """Defaults shared by every environment."""
 
-    ENV_NAME = "base"
     TESTING = False
     DEBUG = False
 
@@ -123,7 +122,6 @@ def running_database_uri():
 class Development(Config):
     """Local development (`make run` starts the embedded database and runs init-db first)."""
 
-    ENV_NAME = "development"
     MONGODB_URI = env_str("MONGODB_URI") or running_database_uri() or Config.MONGODB_URI
     LOG_FORMAT = env_str("LOG_FORMAT", "auto")
     JWT_SECRET = env_str("JWT_SECRET", "dev-secret-change-me-0123456789abcdef")
@@ -132,7 +130,6 @@ class Development(Config):
 class Testing(Config):
     """Tests: in-process mongomock unless a test gives another URI; limits off."""
 
-    ENV_NAME = "testing"
     TESTING = True
     MONGODB_URI = "mongomock://localhost/interview_service_test"
     JWT_SECRET = "test-secret-0123456789abcdef0123456789"
@@ -149,7 +146,6 @@ class Testing(Config):
 class Production(Config):
     """Production: secrets and origins must be given explicitly."""
 
-    ENV_NAME = "production"
     ALLOW_ANONYMOUS_SESSIONS = env_bool("ALLOW_ANONYMOUS_SESSIONS", False)
     PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 1)
 

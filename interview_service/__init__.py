@@ -5,19 +5,10 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMe
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import settings_for
-from interview_service import db, errors, observability, ratelimit
-from interview_service.account.routes import blp as account_blp
+from interview_service import db, errors, modules, observability, ratelimit
 from interview_service.extensions import api, cors
-from interview_service.feedback import blp as feedback_blp
 from interview_service.jsonio import JSONRequest, StrictJSONProvider
-from interview_service.ops import blp as ops_blp
-from interview_service.performance import models as performance_models
-from interview_service.performance.routes import blp as performance_blp
-from interview_service.sessions import models as session_models
-from interview_service.sessions.routes import blp as sessions_blp
 
-BLUEPRINTS = (ops_blp, sessions_blp, performance_blp, account_blp, feedback_blp)
-DOCUMENTS = (*session_models.DOCUMENTS, *performance_models.DOCUMENTS)
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -71,7 +62,6 @@ def register_extensions(app):
     """Bind the database, the API (OpenAPI, error format) and CORS."""
     db.init_app(app)
     api.init_app(app)
-    errors.register_error_handlers(app, api)
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
@@ -106,16 +96,15 @@ def register_rate_limits(app):
 
 
 def register_blueprints(app):
-    """Register every blueprint on the API (so each appears in the OpenAPI document)."""
-    for blueprint in BLUEPRINTS:
+    """Register every module's blueprint on the API (so each appears in the OpenAPI document)."""
+    for blueprint in modules.blueprints():
         api.register_blueprint(blueprint)
 
 
 def argument_locations(view, method):
     """Where the view (a MethodView's method, or a function) reads arguments: {"json", …}."""
     handler = getattr(getattr(view, "view_class", None), method.lower(), view)
-    parameters = getattr(handler, "_apidoc", {}).get("arguments", {}).get("parameters", [])
-    return {parameter.get("in") for parameter in parameters}
+    return getattr(handler, "argument_locations", set())
 
 
 def register_request_guards(app):
@@ -167,4 +156,4 @@ def register_commands(app):
 def register_indexes(app):
     """Create indexes at start-up where configured (development, tests)."""
     if app.config["CREATE_INDEXES_ON_START"]:
-        db.ensure_indexes(DOCUMENTS)
+        db.ensure_indexes(modules.documents())

@@ -1,11 +1,12 @@
 """Bearer-token verification (HS256 secret or JWKS), the current user, and dev token minting."""
 
-import functools
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import jwt
 from flask import current_app, g, request
+from flask_httpauth import HTTPTokenAuth
 
+from interview_service import times
 from interview_service.errors import MissingToken, Unauthorized
 
 # Identity providers use ids of a few dozen characters (UUIDs, "auth0|…", Firebase uids).
@@ -97,23 +98,31 @@ def current_user():
     return g.user_id
 
 
-def login_required(view):
-    """Answer 401 unless the request carries a valid token."""
+token_auth = HTTPTokenAuth(scheme="Bearer", realm="interview-service")
 
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        if current_user() is None:
-            raise MissingToken()
-        return view(*args, **kwargs)
 
-    return wrapper
+@token_auth.verify_token
+def authenticate(token):
+    """The caller's user id, None when no token came; a token that fails raises Unauthorized.
+
+    It reads the header through current_user(), not `token`: a malformed header (which
+    Flask-HTTPAuth takes for no token) must answer 401, and the rate limiter has already
+    verified the same header before the view.
+    """
+    return current_user()
+
+
+@token_auth.error_handler
+def refuse(status):
+    """No token where one is required: the one error shape, with its bare challenge."""
+    raise MissingToken()
 
 
 def issue_token(user_id, config, lifetime=timedelta(hours=12)):
     """Mint an HS256 token for `user_id` with the configured secret (development)."""
     if not config.get("JWT_SECRET"):
         raise RuntimeError("JWT_SECRET is not set: tokens can only be minted with a secret")
-    now = datetime.now(UTC)
+    now = times.now()
     claims = {"sub": user_id, "iat": now, "exp": now + lifetime}
     if config.get("JWT_AUDIENCE"):
         claims["aud"] = config["JWT_AUDIENCE"]

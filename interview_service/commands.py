@@ -52,10 +52,10 @@ def database_command(function):
 @database_command
 def init_db():
     """Create every index the documents declare."""
-    from interview_service import DOCUMENTS
+    from interview_service.modules import documents
 
-    db.ensure_indexes(DOCUMENTS)
-    click.echo(f"indexes ready for {len(DOCUMENTS)} collections")
+    db.ensure_indexes(documents())
+    click.echo(f"indexes ready for {len(documents())} collections")
 
 
 @click.command("issue-token")
@@ -97,17 +97,15 @@ def purge(days, dry_run):
     """
     from datetime import timedelta
 
-    from interview_service.sessions.service import purge_older_than
+    from interview_service.modules import merged
     from interview_service.times import now
 
     cutoff = now() - timedelta(days=days)
     verb = "would remove" if dry_run else "removed"
     with running_count(f"sessions {verb}") as progress:
-        counts = purge_older_than(cutoff, dry_run=dry_run, progress=progress)
-    click.echo(
-        f"{verb} sessions: {counts['sessions']}, conversations: {counts['conversations']}, "
-        f"reports: {counts['reports']} (created before {cutoff:%Y-%m-%dT%H:%M:%SZ})"
-    )
+        counts = merged("purge_older_than", cutoff, dry_run=dry_run, progress=progress)
+    removed = ", ".join(f"{kind}: {count}" for kind, count in counts.items())
+    click.echo(f"{verb} {removed} (created before {cutoff:%Y-%m-%dT%H:%M:%SZ})")
 
 
 @click.command("repair")
@@ -182,7 +180,7 @@ def seed_demo(user, count, seed):
     """
     import random
 
-    from interview_service.account import demo
+    from interview_service import demo
 
     if not user.strip():
         raise click.BadParameter("must not be blank", param_hint="USER")

@@ -1,24 +1,7 @@
-"""Domain errors raised by services, and the one JSON error shape every failure answers with."""
+"""Domain errors raised by services, and the one JSON error body every failure answers with."""
 
-import logging
-import math
 import re
 from http import HTTPStatus
-
-import pymongo.errors
-from flask import current_app, jsonify
-from werkzeug.exceptions import (
-    ClientDisconnected,
-    HTTPException,
-    InternalServerError,
-    RequestTimeout,
-)
-
-from interview_service.observability import record_database_unavailable
-
-log = logging.getLogger(__name__)
-
-RETRY_AFTER_SECONDS = 5
 
 
 class ServiceError(Exception):
@@ -126,41 +109,6 @@ def error_body(code, message, errors=None, type=None):
     return body
 
 
-class ApiErrorHandlerMixin:
-    """Replaces flask-smorest's HTTP error handler so every status has the same envelope."""
-
-    def handle_http_exception(self, error):
-        """Answer any HTTPException (abort, 404, 405, 413, webargs 422...) as JSON."""
-        data = getattr(error, "data", None) or {}
-        errors = data.get("errors") or data.get("messages")
-        if isinstance(errors, dict) and set(errors) <= {"json", "query", "headers", "view_args"}:
-            # webargs nests by location; one location at a time reaches us, so unwrap it.
-            errors = next(iter(errors.values()), errors) if len(errors) == 1 else errors
-        message = data.get("message") or (
-            "Invalid request" if errors else (error.description or error.name)
-        )
-        if error.code == 422 and errors and "message" not in data:
-            message = "Validation failed"
-        response = jsonify(error_body(error.code, message, errors, getattr(error, "type", None)))
-        response.status_code = error.code
-        headers = dict(error.get_headers()) if error.code in (401, 405, 429, 503) else {}
-        headers.update(data.get("headers") or {})
-        headers.pop("Content-Type", None)
-        response.headers.update(headers)
-        return response
-
-
-def handle_service_error(error):
-    """Map a domain error to its JSON answer."""
-    response = jsonify(error_body(error.status, error.message, error.errors, error.type))
-    response.status_code = error.status
-    if isinstance(error, Unauthorized):
-        response.headers["WWW-Authenticate"] = www_authenticate(error)
-    if error.retry_after is not None:
-        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
-    return response
-
-
 def www_authenticate(error):
     """RFC 6750: a bare challenge when no token came, `error="invalid_token"` when one failed."""
     challenge = 'Bearer realm="interview-service"'
@@ -168,63 +116,3 @@ def www_authenticate(error):
         return challenge
     description = error.message.replace("\\", "").replace('"', "'")
     return f'{challenge}, error="invalid_token", error_description="{description}"'
-
-
-def handle_incomplete_body(error):
-    """The body stopped short (the client went away, or gunicorn's body deadline passed): 408."""
-    return current_app.extensions["interview_service.api"].handle_http_exception(
-        RequestTimeout("Request body not received in time")
-    )
-
-
-def handle_database_unavailable(error):
-    """The database did not answer in time: 503 with Retry-After, never a hanging worker."""
-    log.warning("database unavailable: %s", error.__class__.__name__)
-    record_database_unavailable()
-    response = jsonify(
-        error_body(503, "Database unavailable, try again shortly", type="database_unavailable")
-    )
-    response.status_code = 503
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
-
-
-def handle_unexpected_error(error):
-    """A bug: log the traceback, answer a bare 500 without it."""
-    if isinstance(error, HTTPException):
-        return current_app.extensions["interview_service.api"].handle_http_exception(error)
-    log.exception("unhandled error")
-    return current_app.extensions["interview_service.api"].handle_http_exception(
-        InternalServerError()
-    )
-
-
-# Errors that mean "the database is unreachable or too slow", not "the query is wrong".
-DATABASE_UNAVAILABLE = (
-    pymongo.errors.ConnectionFailure,  # includes AutoReconnect, NetworkTimeout, ServerSelection
-    pymongo.errors.ExecutionTimeout,
-    pymongo.errors.WTimeoutError,
-)
-
-
-def is_database_unavailable(error):
-    """True when `error` (or the error it wraps) means the database cannot be reached."""
-    return isinstance(error, DATABASE_UNAVAILABLE) or (
-        isinstance(error, pymongo.errors.PyMongoError) and error.timeout
-    )
-
-
-def handle_pymongo_error(error):
-    """Unavailable database → 503; anything else from the driver is a bug → 500."""
-    if is_database_unavailable(error):
-        return handle_database_unavailable(error)
-    return handle_unexpected_error(error)
-
-
-def register_error_handlers(app, api):
-    """Bind the handlers: domain errors, driver errors, and the catch-all."""
-    app.extensions["interview_service.api"] = api
-    app.register_error_handler(ServiceError, handle_service_error)
-    app.register_error_handler(ClientDisconnected, handle_incomplete_body)
-    app.register_error_handler(pymongo.errors.PyMongoError, handle_pymongo_error)
-    app.register_error_handler(Exception, handle_unexpected_error)

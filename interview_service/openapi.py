@@ -8,6 +8,7 @@ tables do not cover, so a new route is completed here.
 """
 
 import copy
+import functools
 import importlib.metadata
 
 import flask
@@ -16,8 +17,6 @@ from apispec import BasePlugin
 
 from interview_service import errors
 from interview_service.openapi_examples import EXAMPLES, PATH_EXAMPLES
-from interview_service.performance import models as performance_models
-from interview_service.sessions import models as session_models
 
 PACKAGE = "interview-service"
 DESCRIPTION = (
@@ -165,26 +164,35 @@ OPTIONAL_RESPONSE_FIELDS = {
     "ApiError": {"errors"},
 }
 
+
 # Enums of response fields (request fields get theirs from their validators).
-RESPONSE_ENUMS = {
-    ("Session", "status"): session_models.STATUSES,
-    ("SessionSummary", "status"): session_models.STATUSES,
-    ("Message", "role"): session_models.ROLES,
-    ("SessionReport", "reportType"): session_models.REPORT_TYPES,
-    ("Interview", "status"): performance_models.INTERVIEW_STATUSES,
-    ("Interview", "interviewType"): performance_models.INTERVIEW_TYPES,
-    ("Interview", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
-    ("PerformanceResult", "interviewType"): performance_models.INTERVIEW_TYPES,
-    ("PerformanceResult", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
-    ("TrendPoint", "interviewType"): performance_models.INTERVIEW_TYPES,
-    ("Trend", "direction"): ("improving", "declining", "steady"),
-    ("MessagePage", "sessionStatus"): session_models.STATUSES,
-    ("LegacyInterview", "status"): performance_models.INTERVIEW_STATUSES,
-    ("LegacyInterview", "interviewType"): performance_models.INTERVIEW_TYPES,
-    ("LegacyInterview", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
-    ("LegacyPerformance", "interviewType"): performance_models.INTERVIEW_TYPES,
-    ("LegacyPerformance", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
-}
+@functools.cache
+def response_enums():
+    """{(schema, field): values}; read when the document is built, as the blueprints' models
+    import the API layer that imports this module."""
+    from interview_service.performance import models as performance_models
+    from interview_service.sessions import models as session_models
+
+    return {
+        ("Session", "status"): session_models.STATUSES,
+        ("SessionSummary", "status"): session_models.STATUSES,
+        ("Message", "role"): session_models.ROLES,
+        ("SessionReport", "reportType"): session_models.REPORT_TYPES,
+        ("Interview", "status"): performance_models.INTERVIEW_STATUSES,
+        ("Interview", "interviewType"): performance_models.INTERVIEW_TYPES,
+        ("Interview", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
+        ("PerformanceResult", "interviewType"): performance_models.INTERVIEW_TYPES,
+        ("PerformanceResult", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
+        ("TrendPoint", "interviewType"): performance_models.INTERVIEW_TYPES,
+        ("Trend", "direction"): ("improving", "declining", "steady"),
+        ("MessagePage", "sessionStatus"): session_models.STATUSES,
+        ("LegacyInterview", "status"): performance_models.INTERVIEW_STATUSES,
+        ("LegacyInterview", "interviewType"): performance_models.INTERVIEW_TYPES,
+        ("LegacyInterview", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
+        ("LegacyPerformance", "interviewType"): performance_models.INTERVIEW_TYPES,
+        ("LegacyPerformance", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
+    }
+
 
 # Units and meanings, given to every property or query parameter of that name lacking one.
 DESCRIPTIONS = {
@@ -522,8 +530,8 @@ def _complete_schema(name, schema, responses_only):
             )
         if field in DESCRIPTIONS and "description" not in prop:
             prop["description"] = DESCRIPTIONS[field]
-        if (name, field) in RESPONSE_ENUMS:
-            values = list(RESPONSE_ENUMS[(name, field)])
+        if (name, field) in response_enums():
+            values = list(response_enums()[(name, field)])
             prop["enum"] = values + [None] if prop.get("nullable") else values
     if responses_only and properties:
         optional = OPTIONAL_RESPONSE_FIELDS.get(name, set())

@@ -8,7 +8,7 @@ from interview_service import db, observability
 from interview_service.extensions import Blueprint
 from interview_service.schemas import ResponseSchema
 
-blp = Blueprint("ops", __name__, description="Liveness and readiness probes, metrics")
+blp = Blueprint("ops", __name__, auth=False, description="Liveness and readiness probes, metrics")
 
 
 @blp.route("/healthz")

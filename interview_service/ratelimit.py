@@ -150,7 +150,6 @@ def init_app(app):
     if limiter.enabled:
         app.after_request(partial(add_headers, limiter))
     app.extensions[EXTENSION] = limiter
-    return limiter
 
 
 def check_limit(config, setting):

@@ -2,10 +2,12 @@
 
 import json
 import re
+import types
 
+from interview_service import modules
 from interview_service.account import export
 from interview_service.performance.models import Interview, Performance
-from interview_service.sessions import service as sessions_service
+from interview_service.sessions import retention
 from interview_service.sessions.models import Message, Report
 from interview_service.sessions.models import Session as SessionDocument
 from tests.account_helpers import add_messages, create_session, history
@@ -246,7 +248,7 @@ def test_delete_me_again_answers_zero_counts(client, alice):
 
 
 def test_delete_me_works_through_many_batches(client, alice, bob, monkeypatch):
-    monkeypatch.setattr(sessions_service, "DELETE_BATCH", 2)
+    monkeypatch.setattr(retention, "DELETE_BATCH", 2)
     for _ in range(5):
         add_messages(client, create_session(client, alice), alice)
     kept = create_session(client, bob)
@@ -264,3 +266,13 @@ def test_delete_me_without_token_answers_401(client, alice):
     assert response.status_code == 401
     assert response.get_json()["error"] == "Missing bearer token"
     assert SessionDocument.objects(user_id="alice").count() == 2
+
+
+def test_delete_me_reaches_a_module_added_to_the_registry(client, alice, monkeypatch):
+    deleted = []
+    extra = types.SimpleNamespace(delete_user=lambda user: deleted.append(user) or {"notes": 3})
+    monkeypatch.setattr(modules, "MODULES", (*modules.MODULES, extra))
+    response = client.delete("/api/me", headers=alice)
+    assert response.status_code == 200
+    assert response.get_json()["deleted"]["sessions"] == 0
+    assert len(deleted) == 1

@@ -109,6 +109,43 @@ def test_request_with_an_unusable_sub_answers_401(app, client, sub, method, path
     assert "sub must be" in response.get_json()["error"]
 
 
+@pytest.mark.parametrize("anonymous", [True, False])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/sessions?status=bogus",
+        "/api/interviews?status=bogus",
+        "/api/performances?sort=bogus",
+        "/api/performance-stats?limit=0",
+    ],
+)
+def test_invalid_query_without_token_answers_401_before_validation(app, client, anonymous, path):
+    app.config["ALLOW_ANONYMOUS_SESSIONS"] = anonymous
+    response = client.get(path)
+    assert response.status_code == 401
+    assert response.get_json()["type"] == "missing_token"
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="interview-service"'
+
+
+def test_every_protected_operation_documents_its_security_and_401(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    operations = {
+        (path, method): operation
+        for path, item in paths.items()
+        if path.startswith("/api/")
+        for method, operation in item.items()
+        if method != "parameters"
+    }
+    assert len(operations) > 20
+    for (path, method), operation in operations.items():
+        assert "401" in operation["responses"], (path, method)
+        assert {"bearerAuth": []} in operation["security"], (path, method)
+    anonymous = {key for key, operation in operations.items() if {} in operation["security"]}
+    assert ("/api/sessions", "post") in anonymous
+    assert ("/api/sessions", "get") not in anonymous
+    assert ("/api/interviews", "get") not in anonymous
+
+
 def test_leeway_accepts_a_just_expired_token():
     token = jwt.encode(claims(exp=datetime.now(UTC) - timedelta(seconds=5)), SECRET)
     assert verify_token(token, {**CONFIG, "JWT_LEEWAY": 30})["sub"] == "alice"

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from config.settings import RUNNING_DATABASE_URI_FILE
-from interview_service.account import demo
+from interview_service import demo
 from interview_service.commands import COMMANDS
 from interview_service.performance.models import Interview, Performance
 from interview_service.sessions.models import Message, Report
 from interview_service.sessions.models import Session as SessionDocument
-from interview_service.sessions.service import now, purge_older_than
+from interview_service.sessions.retention import purge_older_than
+from interview_service.times import now
 from scripts.devserver import ROOT, free_port
 from tests.account_helpers import add_messages, add_report, create_session, history
 

@@ -63,7 +63,7 @@ def test_append_racing_the_delete_never_reaches_the_recreated_session(
         monkeypatch,
         sessions_service,
         "_insert",
-        lambda: sessions_service.delete_session(SESSION_ID, "alice"),
+        lambda: sessions_service.delete_session("alice", SESSION_ID),
     )
     late = append(client, alice, "late", clientMessageId="m-2")
     assert late.status_code == 201
@@ -111,7 +111,7 @@ def test_repair_removes_what_a_deleted_session_left_and_keeps_the_live_transcrip
         monkeypatch,
         sessions_service,
         "_insert",
-        lambda: sessions_service.delete_session(SESSION_ID, "alice"),
+        lambda: sessions_service.delete_session("alice", SESSION_ID),
     )
     assert append(client, alice, "late").status_code == 201
     monkeypatch.undo()
@@ -185,7 +185,7 @@ def test_delete_before_the_save_inserts_leaves_neither(monkeypatch, client, alic
 
 def test_delete_between_insert_and_link_leaves_neither(monkeypatch, client, alice):
     interview = create_interview(client, alice)
-    run_before(monkeypatch, performance_service, "_link", delete_now(interview["id"]))
+    run_before(monkeypatch, Performance, "link_interview", delete_now(interview["id"]))
     save_performance(client, alice, interview["id"], expected=404)
     assert assert_both_or_neither(client, alice, interview["id"]) == 0
 

@@ -10,7 +10,7 @@ import pymongo.errors
 import pytest
 
 from interview_service import db
-from interview_service.errors import RETRY_AFTER_SECONDS
+from interview_service.extensions import RETRY_AFTER_SECONDS
 from interview_service.observability import user_hash
 from scripts.devserver import free_port
 from tests.command_log import COMMANDS

@@ -5,7 +5,7 @@ from flask.views import MethodView
 
 from interview_service.account import export, service
 from interview_service.account.schemas import AccountDeletedSchema, AccountExportSchema
-from interview_service.auth import current_user, login_required
+from interview_service.auth import current_user
 from interview_service.extensions import Blueprint
 
 blp = Blueprint(
@@ -27,8 +27,6 @@ ATTACHMENT = {
 class Me(MethodView):
     """The caller's account data."""
 
-    decorators = [login_required]
-
     @blp.response(200, AccountDeletedSchema)
     def delete(self):
         """Delete all the caller's data: sessions, transcripts, reports, interviews, results."""
@@ -38,8 +36,6 @@ class Me(MethodView):
 @blp.route("/me/export")
 class MeExport(MethodView):
     """Export of the caller's data."""
-
-    decorators = [login_required]
 
     @blp.response(200, AccountExportSchema, headers=ATTACHMENT)
     def get(self):

@@ -1,7 +1,7 @@
 """HTTP routes of feedback generation: parse → service → dump."""
 
 import click
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 from flask.views import MethodView
 
 from interview_service import ratelimit
@@ -17,6 +17,7 @@ blp = Blueprint(
     "feedback",
     __name__,
     url_prefix="/api",
+    anonymous_when="ALLOW_ANONYMOUS_SESSIONS",
     description="Feedback reports generated on the server from a session's transcript",
     cli_group=None,  # `flask --app wsgi feedback-worker`, not `flask feedback …`
 )
@@ -40,13 +41,6 @@ def bind(state):
     ratelimit.limit_blueprint(app, blp, "FEEDBACK_RATE_LIMIT")
 
 
-@blp.before_request
-def identify_caller():
-    """401 before anything else, as on the sessions routes."""
-    if request.method != "OPTIONS":
-        sessions_service.require_caller(current_user())
-
-
 def report_location(report):
     """Where the report is read (and a pending one polled)."""
     return url_for("sessions.ReportItem", session_id=report.session_id, report_id=str(report.id))
@@ -68,7 +62,7 @@ class FeedbackGenerate(MethodView):
     @document_errors
     def post(self, headers, session_id):
         """Generate the session's feedback report now (no body)."""
-        report = service.generate(session_id, current_user(), headers.get("idempotency_key"))
+        report = service.generate(current_user(), session_id, headers.get("idempotency_key"))
         return {"report": report}, 201, {"Location": report_location(report)}
 
 
@@ -93,8 +87,8 @@ class ReportGenerate(MethodView):
     def post(self, headers, session_id):
         """Generate the session's report now, or queue it with `Prefer: respond-async`."""
         report = service.generate(
-            session_id,
             current_user(),
+            session_id,
             headers.get("idempotency_key"),
             queue=headers["respond_async"],
         )

@@ -79,10 +79,10 @@ def interview_is_users(user, interview_id):
 # --- in the request ---------------------------------------------------------------------
 
 
-def generate(session_id, user, idempotency_key=None, queue=False):
+def generate(user, session_id, idempotency_key=None, queue=False):
     """Generate the session's report within LLM_TIMEOUT, or queue it for a feedback-worker
     (`queue`); a retried call with the same Idempotency-Key returns the first report."""
-    session = sessions_service.get_session(session_id, user)
+    session = sessions_service.get_session(user, session_id)
     earlier = sessions_service.report_for_key(session, idempotency_key)
     if earlier is not None:
         return earlier if queue else _finished(earlier)

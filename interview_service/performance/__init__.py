@@ -1,1 +1,7 @@
-"""The performance blueprint."""
+"""Performance domain: interviews on the dashboard, their scored results and analytics."""
+
+from interview_service.performance.models import DOCUMENTS
+from interview_service.performance.routes import blp
+from interview_service.performance.service import delete_user, export_user
+
+__all__ = ["DOCUMENTS", "blp", "delete_user", "export_user"]

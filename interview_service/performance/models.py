@@ -14,13 +14,13 @@ from mongoengine import (
     IntField,
     ListField,
     ObjectIdField,
-    QuerySet,
     StringField,
 )
 
+from interview_service.querysets import OwnedQuerySet
 from interview_service.times import now, truncate_ms
+from interview_service.vocabulary import INTERVIEW_TYPES
 
-INTERVIEW_TYPES = ("technical", "behavioral", "mixed", "dsa", "aptitude", "system-design")
 EXPERIENCE_LEVELS = ("entry", "mid", "senior")
 READY, IN_PROGRESS, COMPLETED = "ready", "in-progress", "completed"
 INTERVIEW_STATUSES = (READY, IN_PROGRESS, COMPLETED)
@@ -45,16 +45,24 @@ def normalise_theme(text):
     return _SPACES.sub(" ", (text or "").casefold()).strip()
 
 
-class InterviewQuerySet(QuerySet):
+class InterviewQuerySet(OwnedQuerySet):
     """Queries on interviews."""
 
-    def owned_by(self, user_id):
-        """The interviews of `user_id`."""
-        return self.filter(user_id=user_id)
+    NOT_FOUND = "Interview not found"
 
     def active(self):
         """Interviews not completed and without a performance (the dashboard's open ones)."""
         return self.filter(status__ne=COMPLETED, performance_id=None)
+
+    def with_saved_linked(self, newest=None):
+        """These interviews once the open ones whose performance was saved but never linked to
+        them (a save that died between its two writes) are linked; the `newest` open ones only
+        when given (what the lists and counts show first). Every read path starts with it."""
+        open_interviews = self.active()
+        if newest:
+            open_interviews = open_interviews.order_by("-created_at", "-id").limit(newest)
+        link_saved(open_interviews.scalar("id"))
+        return self
 
     def with_status(self, status):
         """Interviews in `status`, or all when `status` is None."""
@@ -113,12 +121,21 @@ class Themes(EmbeddedDocument):
     improvements = ListField(StringField())
 
 
-class PerformanceQuerySet(QuerySet):
+def link_saved(interview_ids):
+    """Link the performances saved for `interview_ids` (on the unique index); return how many."""
+    interview_ids = list(interview_ids)
+    if not interview_ids:
+        return 0
+    return sum(
+        performance.link_interview()
+        for performance in Performance.objects(interview_id__in=interview_ids)
+    )
+
+
+class PerformanceQuerySet(OwnedQuerySet):
     """Queries on performances."""
 
-    def owned_by(self, user_id):
-        """The performances of `user_id`."""
-        return self.filter(user_id=user_id)
+    NOT_FOUND = "Performance not found"
 
     def matching(
         self,
@@ -190,6 +207,17 @@ class Performance(Document):
         ],
     }
 
+    def link_interview(self):
+        """Mark its interview completed and pointing at it; True when the interview exists."""
+        linked = Interview.objects(id=self.interview_id, user_id=self.user_id).update_one(
+            set__status=COMPLETED,
+            set__completed_at=self.completed_at,
+            set__performance_id=self.id,
+        )
+        # Every save ends here: the new performance (and one active interview fewer) shows.
+        StatsCacheEntry.invalidate(self.user_id)
+        return bool(linked)
+
     def derive(self):
         """Fill the derived fields (`searchTerms`, `themes`) from the stored content."""
         feedback = self.feedback or Feedback()
@@ -220,6 +248,21 @@ class StatsCacheEntry(Document):
     generation = IntField(default=0)
     answer = DictField()
     expire_at = DateTimeField(db_field="expireAt")
+
+    @staticmethod
+    def generation_id(user_id):
+        """The id of the entry holding `user_id`'s generation."""
+        return f"generation:{user_id}"
+
+    @classmethod
+    def invalidate(cls, user_id):
+        """Make every cached stats answer of `user_id` stale (after each write that changes
+        them): its generation moves on."""
+        cls._get_collection().update_one(
+            {"_id": cls.generation_id(user_id)},
+            {"$inc": {"generation": 1}, "$set": {"userId": user_id}},
+            upsert=True,
+        )
 
     meta = {
         "collection": "stats_cache",

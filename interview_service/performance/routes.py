@@ -3,7 +3,7 @@
 from flask import Response, stream_with_context, url_for
 from flask.views import MethodView
 
-from interview_service.auth import current_user, login_required
+from interview_service.auth import current_user
 from interview_service.extensions import Blueprint
 from interview_service.performance import service
 from interview_service.performance.schemas import (
@@ -58,8 +58,6 @@ def _saved(result):
 class Interviews(MethodView):
     """The caller's interviews."""
 
-    decorators = [login_required]
-
     @blp.arguments(InterviewListArgsSchema, location="query")
     @blp.response(200, InterviewPageSchema)
     def get(self, args):
@@ -79,8 +77,6 @@ class Interviews(MethodView):
 @blp.route("/interviews/<interview_id>")
 class InterviewItem(MethodView):
     """One of the caller's interviews."""
-
-    decorators = [login_required]
 
     @blp.response(200, InterviewResponseSchema)
     def get(self, interview_id):
@@ -106,8 +102,6 @@ class InterviewItem(MethodView):
 class InterviewPerformance(MethodView):
     """The scored result of one interview."""
 
-    decorators = [login_required]
-
     @blp.arguments(PerformanceBodySchema)
     @blp.response(201, PerformanceSavedSchema)
     @blp.alt_response(200, schema=PerformanceSavedSchema, description="Already saved")
@@ -125,8 +119,6 @@ class InterviewPerformance(MethodView):
 class UserInterviews(MethodView):
     """Legacy dashboard list."""
 
-    decorators = [login_required]
-
     @blp.arguments(UserInterviewsArgsSchema, location="query")
     @blp.response(200, UserInterviewsSchema)
     def get(self, args):
@@ -138,8 +130,6 @@ class UserInterviews(MethodView):
 @blp.route("/delete-interview")
 class LegacyDeleteInterview(MethodView):
     """Legacy delete."""
-
-    decorators = [login_required]
 
     @blp.arguments(InterviewIdArgsSchema, location="query", as_kwargs=False)
     @blp.arguments(InterviewIdArgsSchema, location="json", required=False)
@@ -155,8 +145,6 @@ class LegacyDeleteInterview(MethodView):
 class LegacySavePerformance(MethodView):
     """Legacy save."""
 
-    decorators = [login_required]
-
     @blp.arguments(PerformanceSaveSchema)
     @blp.response(200, LegacyPerformanceSavedSchema)
     def post(self, data):
@@ -168,8 +156,6 @@ class LegacySavePerformance(MethodView):
 @blp.route("/performances")
 class Performances(MethodView):
     """The caller's performances."""
-
-    decorators = [login_required]
 
     @blp.arguments(PerformanceListArgsSchema, location="query")
     @blp.response(200, PerformancePageSchema)
@@ -184,8 +170,6 @@ class Performances(MethodView):
 @blp.route("/performances/export.csv")
 class PerformanceExport(MethodView):
     """CSV export."""
-
-    decorators = [login_required]
 
     @blp.arguments(PerformanceExportArgsSchema, location="query")
     @blp.response(200, content_type="text/csv", description="One row per performance")
@@ -207,8 +191,6 @@ class PerformanceExport(MethodView):
 class PerformanceItem(MethodView):
     """One performance."""
 
-    decorators = [login_required]
-
     @blp.response(200, PerformanceResponseSchema)
     def get(self, performance_id):
         """Get a performance in full."""
@@ -218,8 +200,6 @@ class PerformanceItem(MethodView):
 @blp.route("/performance-stats")
 class PerformanceStats(MethodView):
     """Analytics."""
-
-    decorators = [login_required]
 
     @blp.arguments(PerformanceStatsArgsSchema, location="query")
     @blp.response(200, PerformanceStatsSchema)

@@ -3,8 +3,6 @@
 from dataclasses import dataclass
 from functools import partial
 
-from bson import ObjectId
-from bson.errors import InvalidId
 from mongoengine.errors import NotUniqueError
 
 from interview_service import db
@@ -19,7 +17,9 @@ from interview_service.performance.models import (
     Interview,
     Performance,
     RoundResult,
+    link_saved,
 )
+from interview_service.querysets import in_batches
 from interview_service.times import now
 
 SORT_KEYS = {"completedAt": "completed_at", "score": "score"}
@@ -37,14 +37,6 @@ RECENT_OPEN = 50
 REPAIR_BATCH = 500
 
 
-def _object_id(value, what):
-    """`value` as an ObjectId; an id that cannot exist is simply not found."""
-    try:
-        return ObjectId(value)
-    except (InvalidId, TypeError):
-        raise NotFound(f"{what} not found") from None
-
-
 # --- interviews ---------------------------------------------------------------------------
 
 
@@ -58,30 +50,25 @@ def create_interview(user_id, data, created_at=None):
 
 def get_interview(user_id, interview_id):
     """The caller's interview (repaired if its performance was saved but not linked)."""
-    interview = (
-        Interview.objects.owned_by(user_id).filter(id=_object_id(interview_id, "Interview")).first()
-    )
-    if interview is None:
-        raise NotFound("Interview not found")
+    interview = Interview.objects.get_owned(user_id, interview_id)
     if interview.status != COMPLETED or interview.performance_id is None:
         performance = Performance.objects(interview_id=interview.id).first()
         if performance is not None:
-            _link(performance)
+            performance.link_interview()
             interview.reload()
     return interview
 
 
 def list_interviews(user_id, status=None, limit=20, cursor=None):
     """A page of the caller's interviews, newest first, optionally in one status."""
-    _repair_recent(user_id)
-    queryset = Interview.objects.owned_by(user_id).with_status(status)
+    queryset = Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
+    queryset = queryset.with_status(status)
     return paginate(queryset, limit, cursor, read=partial(db.read_raw, Interview))
 
 
 def dashboard(user_id, limit=20):
     """The legacy dashboard: open interviews (newest first) and counts by status."""
-    _repair_recent(user_id)
-    mine = Interview.objects.owned_by(user_id)
+    mine = Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
     interviews = list(mine.active().order_by("-created_at", "-id").limit(limit))
     total, completed = mine.count(), mine.filter(status=COMPLETED).count()
     # As the original counted: every interview not completed (ready or in-progress).
@@ -117,75 +104,29 @@ def interview_id_of(body_id=None, url_id=None):
 
 def delete_interview(user_id, interview_id):
     """Delete the caller's interview and its performance."""
-    object_id = _object_id(interview_id, "Interview")
-    interview = Interview.objects.owned_by(user_id).filter(id=object_id)
-    if interview.first() is None:
-        raise NotFound("Interview not found")
-    performance = Performance.objects.owned_by(user_id).filter(interview_id=object_id)
+    interview = Interview.objects.get_owned(user_id, interview_id)
+    performance = Performance.objects.owned_by(user_id).filter(interview_id=interview.id)
     # The performance goes first, so a crash in between leaves an interview to delete again;
     # and again after the interview, for a save that inserted in between (a save that inserts
     # later finds no interview to link and removes its own insert).
     performance.delete()
-    interview.delete()
+    Interview.objects(id=interview.id).delete()
     performance.delete()
-    repair_completions(user_id)
+    Interview.objects.owned_by(user_id).with_saved_linked()
     stats.invalidate(user_id)
-
-
-def repair_completions(user_id):
-    """Link the caller's open interviews whose performance was saved but never linked to them."""
-    return _link_saved(Interview.objects.owned_by(user_id).active().scalar("id"))
-
-
-def _repair_recent(user_id):
-    """Link the newest open interviews of the caller (what the lists and counts show first)."""
-    newest = Interview.objects.owned_by(user_id).active().order_by("-created_at", "-id")
-    _link_saved(newest.limit(RECENT_OPEN).scalar("id"))
-
-
-def _link_saved(interview_ids):
-    """Link the performances saved for `interview_ids` (on the unique index); return how many."""
-    interview_ids = list(interview_ids)
-    if not interview_ids:
-        return 0
-    return sum(map(_link, Performance.objects(interview_id__in=interview_ids)))
-
-
-def _link(performance):
-    """Mark the performance's interview completed and pointing at it; True when it exists."""
-    linked = Interview.objects(id=performance.interview_id, user_id=performance.user_id).update_one(
-        set__status=COMPLETED,
-        set__completed_at=performance.completed_at,
-        set__performance_id=performance.id,
-    )
-    # Every save ends here: the new performance (and one active interview fewer) shows in stats.
-    stats.invalidate(performance.user_id)
-    return bool(linked)
 
 
 def repair_all():
     """Link every saved-but-unlinked performance and remove performances whose interview is
     gone (a save or delete that died between its writes); return the counts."""
-    linked = sum(map(_link_saved, _batches(Interview.objects.active().scalar("id"))))
+    linked = sum(map(link_saved, in_batches(Interview.objects.active().scalar("id"), REPAIR_BATCH)))
     orphans = 0
-    for batch in _batches(Performance.objects.scalar("interview_id")):
+    for batch in in_batches(Performance.objects.scalar("interview_id"), REPAIR_BATCH):
         existing = set(Interview.objects(id__in=batch).scalar("id"))
         orphans += Performance.objects(
             interview_id__in=[i for i in batch if i not in existing]
         ).delete()
     return {"linked": linked, "orphans_removed": orphans}
-
-
-def _batches(items):
-    """`items` in lists of REPAIR_BATCH."""
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == REPAIR_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 # --- performances -------------------------------------------------------------------------
@@ -210,11 +151,7 @@ def save_performance(user_id, interview_id, data, completed_at=None):
 
     `completed_at` (default now) lets operator tools such as seed-demo record past results.
     """
-    interview = (
-        Interview.objects.owned_by(user_id).filter(id=_object_id(interview_id, "Interview")).first()
-    )
-    if interview is None:
-        raise NotFound("Interview not found")
+    interview = Interview.objects.get_owned(user_id, interview_id)
     performance = _new_performance(interview, data, completed_at or now())
     try:
         performance.save(force_insert=True)
@@ -226,13 +163,13 @@ def save_performance(user_id, interview_id, data, completed_at=None):
         created = False
     # Idempotent: every racer sets the same values, and a crash before this line is
     # repaired by the next save or read.
-    if performance is None or not _link(performance):
+    if performance is None or not performance.link_interview():
         # The interview was deleted since it was read: the delete may have swept before this
         # insert, so remove it here; whatever the order, both go or neither does.
         if created:
             performance.delete()
         raise NotFound("Interview not found")
-    repair_completions(user_id)
+    Interview.objects.owned_by(user_id).with_saved_linked()
     return SaveResult(performance, created, True)
 
 
@@ -259,14 +196,7 @@ def _new_performance(interview, data, completed_at):
 
 def get_performance(user_id, performance_id):
     """The caller's performance."""
-    performance = (
-        Performance.objects.owned_by(user_id)
-        .filter(id=_object_id(performance_id, "Performance"))
-        .first()
-    )
-    if performance is None:
-        raise NotFound("Performance not found")
-    return performance
+    return Performance.objects.get_owned(user_id, performance_id)
 
 
 def filtered(user_id, filters):
@@ -290,7 +220,7 @@ def list_performances(user_id, filters, sort="-completedAt", limit=20, cursor=No
 def performance_stats(user_id, filters, limit=100):
     """The analytics of the caller's completed interviews matching the filters (cached until
     the caller's next write)."""
-    _repair_recent(user_id)
+    Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
     key = {**filters, "limit": limit}
     return stats.cached(user_id, key, partial(compute_stats, user_id, filters, limit))
 
@@ -315,8 +245,8 @@ def export_csv(user_id, filters, sort="-completedAt"):
 def export_user(user_id):
     """Lazy cursors on everything the user owns: interviews by creation, performances by
     completion, oldest first (memory stays flat for any history)."""
-    repair_completions(user_id)
-    interviews = Interview.objects.owned_by(user_id).order_by("created_at", "id")
+    interviews = Interview.objects.owned_by(user_id).with_saved_linked()
+    interviews = interviews.order_by("created_at", "id")
     performances = Performance.objects.owned_by(user_id).order_by("completed_at", "id")
     return {"interviews": interviews.no_cache(), "performances": performances.no_cache()}
 

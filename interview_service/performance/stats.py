@@ -251,23 +251,14 @@ def cached(user_id, key, compute):
     return answer
 
 
-def invalidate(user_id):
-    """Make every cached stats answer of `user_id` stale (after each write that changes them)."""
-    StatsCacheEntry._get_collection().update_one(
-        {"_id": _generation_id(user_id)},
-        {"$inc": {"generation": 1}, "$set": {"userId": user_id}},
-        upsert=True,
-    )
+invalidate = StatsCacheEntry.invalidate
+_generation_id = StatsCacheEntry.generation_id
 
 
 def forget(user_id):
     """Drop the cached answers of `user_id` (their account is deleted)."""
     invalidate(user_id)
     StatsCacheEntry.objects(user_id=user_id, id__ne=_generation_id(user_id)).delete()
-
-
-def _generation_id(user_id):
-    return f"generation:{user_id}"
 
 
 def _answer_id(user_id, key):

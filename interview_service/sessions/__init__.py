@@ -1,1 +1,7 @@
-"""The sessions blueprint."""
+"""Sessions domain: agent sessions, their transcript (messages) and reports."""
+
+from interview_service.sessions.models import DOCUMENTS
+from interview_service.sessions.retention import delete_user, export_user, purge_older_than
+from interview_service.sessions.routes import blp
+
+__all__ = ["DOCUMENTS", "blp", "delete_user", "export_user", "purge_older_than"]

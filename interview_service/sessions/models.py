@@ -14,7 +14,9 @@ from mongoengine import (
     StringField,
 )
 
-INTERVIEW_TYPES = ("behavioral", "technical", "mixed", "dsa", "aptitude", "system-design")
+from interview_service.querysets import OwnedQuerySet
+from interview_service.vocabulary import INTERVIEW_TYPES
+
 DIFFICULTIES = ("easy", "mid", "hard", "entry", "senior", "lead")
 INTERACTION_MODES = ("speech", "text")
 IN_PROGRESS, COMPLETED, ABANDONED = "in_progress", "completed", "abandoned"
@@ -60,12 +62,8 @@ class SessionStatistics(EmbeddedDocument):
     agent_messages = IntField(db_field="agentMessages", default=0)
 
 
-class SessionQuerySet(QuerySet):
+class SessionQuerySet(OwnedQuerySet):
     """Queries on sessions."""
-
-    def owned_by(self, user):
-        """The caller's own sessions."""
-        return self.filter(user_id=user)
 
     def oldest_first(self):
         """Creation order (the export's)."""
@@ -136,6 +134,29 @@ STATISTICS_COUNTS = {
     "statistics.agent_messages": "assistant",
     "statistics.question_count": "questions",
 }
+
+
+def append_counts(messages):
+    """What `messages` (dicts of Message attributes) add to the statistics."""
+    users = sum(1 for m in messages if m["role"] == USER)
+    questions = sum(
+        1
+        for m in messages
+        if m["role"] == ASSISTANT and (m.get("metadata") or {}).get("isQuestion")
+    )
+    return {
+        "total": len(messages),
+        "user": users,
+        "assistant": len(messages) - users,
+        "questions": questions,
+    }
+
+
+def statistics_of(counts):
+    """The SessionStatistics attributes of `counts`."""
+    return {
+        path.removeprefix("statistics."): counts[key] for path, key in STATISTICS_COUNTS.items()
+    }
 
 
 def _stored(name):

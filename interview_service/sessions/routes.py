@@ -1,9 +1,9 @@
 """HTTP routes of the sessions blueprint: parse → service → dump."""
 
-from flask import request, url_for
+from flask import url_for
 from flask.views import MethodView
 
-from interview_service.auth import current_user, login_required
+from interview_service.auth import current_user
 from interview_service.extensions import Blueprint
 from interview_service.sessions import service
 from interview_service.sessions.schemas import (
@@ -29,16 +29,9 @@ blp = Blueprint(
     "sessions",
     __name__,
     url_prefix="/api",
+    anonymous_when="ALLOW_ANONYMOUS_SESSIONS",
     description="Interview sessions run by the agent: configuration, transcript, reports",
 )
-
-
-@blp.before_request
-def identify_caller():
-    """Settle who calls before any input is read: a bad token, or none where anonymous
-    sessions are off, answers 401 rather than a validation error (preflights pass)."""
-    if request.method != "OPTIONS":
-        service.require_caller(current_user())
 
 
 @blp.route("/sessions")
@@ -47,7 +40,7 @@ class Sessions(MethodView):
 
     @blp.arguments(SessionListArgsSchema, location="query")
     @blp.response(200, SessionPageSchema)
-    @login_required
+    @blp.token_required
     def get(self, args):
         """List the caller's sessions, newest first."""
         items, next_cursor = service.list_sessions(
@@ -60,7 +53,7 @@ class Sessions(MethodView):
     @blp.alt_response(200, schema=SessionCreatedSchema, description="Retried create")
     def post(self, data):
         """Start a session (the same sessionId again returns the existing one)."""
-        session, created = service.create_session(data, current_user())
+        session, created = service.create_session(current_user(), data)
         body = {"session_id": session.session_id, "session": session}
         if not created:
             return body, 200
@@ -74,12 +67,12 @@ class SessionItem(MethodView):
     @blp.response(200, SessionDetailSchema)
     def get(self, session_id):
         """Get a session with its transcript and latest report."""
-        return service.session_detail(session_id, current_user())
+        return service.session_detail(current_user(), session_id)
 
     @blp.response(204)
     def delete(self, session_id):
         """Delete a session, its transcript and its reports."""
-        service.delete_session(session_id, current_user())
+        service.delete_session(current_user(), session_id)
 
 
 @blp.route("/sessions/<string:session_id>/conversations")
@@ -91,7 +84,7 @@ class Conversations(MethodView):
     def get(self, args, session_id):
         """Page through the transcript in order (with the session's status and message count)."""
         return service.transcript_page(
-            session_id, current_user(), args.get("after"), args["limit"], args.get("cursor")
+            current_user(), session_id, args.get("after"), args["limit"], args.get("cursor")
         )
 
     @blp.arguments(ConversationAppendSchema)
@@ -101,8 +94,8 @@ class Conversations(MethodView):
     def post(self, data, headers, session_id):
         """Append a message or a batch (idempotent with clientMessageId/Idempotency-Key)."""
         messages = service.append_messages(
-            session_id,
             current_user(),
+            session_id,
             data["messages"],
             batch=data["batch"],
             idempotency_key=headers.get("idempotency_key"),
@@ -125,7 +118,7 @@ class SessionEnd(MethodView):
     def put(self, data, session_id):
         """End the session (completed, or abandoned)."""
         session = service.end_session(
-            session_id, current_user(), data["status"], data.get("end_time")
+            current_user(), session_id, data["status"], data.get("end_time")
         )
         return {"session": session}
 
@@ -137,14 +130,14 @@ class Reports(MethodView):
     @blp.response(200, ReportListSchema)
     def get(self, session_id):
         """List the session's reports, newest first."""
-        return {"items": service.list_reports(session_id, current_user())}
+        return {"items": service.list_reports(current_user(), session_id)}
 
     @blp.arguments(ReportCreateSchema)
     @blp.response(201, ReportResponseSchema)
     def post(self, data, session_id):
         """Store a report (statistics computed from the transcript when missing)."""
         report = service.add_report(
-            session_id, current_user(), data["report_type"], data["content"]
+            current_user(), session_id, data["report_type"], data["content"]
         )
         return {"report": report}, 201, {"Location": url_for(".Reports", session_id=session_id)}
 
@@ -156,7 +149,7 @@ class ReportItem(MethodView):
     @blp.response(200, ReportResponseSchema)
     def get(self, session_id, report_id):
         """Get one report in any status (poll a pending generation here)."""
-        return {"report": service.get_report(session_id, current_user(), report_id)}
+        return {"report": service.get_report(current_user(), session_id, report_id)}
 
 
 @blp.route("/sessions/<string:session_id>/report")
@@ -167,5 +160,5 @@ class LatestReport(MethodView):
     @blp.response(200, ReportResponseSchema)
     def get(self, args, session_id):
         """Get the latest ready report (of reportType when given); 404 when there is none."""
-        report = service.latest_report(session_id, current_user(), args.get("report_type"))
+        report = service.latest_report(current_user(), session_id, args.get("report_type"))
         return {"report": report}

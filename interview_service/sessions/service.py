@@ -17,8 +17,10 @@ from mongoengine.errors import BulkWriteError, NotUniqueError
 from pymongo.errors import PyMongoError
 
 from interview_service import db
-from interview_service.errors import Conflict, Invalid, MissingToken, NotFound
+from interview_service.errors import Conflict, Invalid, NotFound
 from interview_service.pagination import paginate
+from interview_service.querysets import in_batches
+from interview_service.sessions import retention
 from interview_service.sessions.models import (
     ASSISTANT,
     FAILED,
@@ -26,7 +28,6 @@ from interview_service.sessions.models import (
     PENDING,
     READY,
     SESSION_ID_PATTERN,
-    STATISTICS_COUNTS,
     SUPERSEDED_INDEXES,
     USER,
     Message,
@@ -41,6 +42,8 @@ from interview_service.sessions.models import (
     Session,
     SessionConfig,
     SessionStatistics,
+    append_counts,
+    statistics_of,
 )
 from interview_service.times import now
 
@@ -81,15 +84,8 @@ def milliseconds(delta):
     return int(delta / timedelta(milliseconds=1))
 
 
-def require_caller(user):
-    """Anonymous callers are only served when ALLOW_ANONYMOUS_SESSIONS is on."""
-    if user is None and not current_app.config["ALLOW_ANONYMOUS_SESSIONS"]:
-        raise MissingToken()
-
-
-def get_session(session_id, user):
+def get_session(user, session_id):
     """The session `session_id` if the caller may reach it, else NotFound."""
-    require_caller(user)
     session = None
     if SESSION_ID.fullmatch(session_id):
         # By the unique sessionId alone (one index lookup), then the owner: the caller's own
@@ -100,19 +96,18 @@ def get_session(session_id, user):
     return session
 
 
-def create_session(data, user, started_at=None):
+def create_session(user, data, started_at=None):
     """Start a session; return (session, created). A retried create returns the first one.
 
     `started_at` (default now) lets operator tools such as seed-demo record a past session.
     """
-    require_caller(user)
     if user is None and data.get("session_id") and not unguessable(data["session_id"]):
         raise Invalid(
             f"An anonymous session's sessionId must hold at least {ANONYMOUS_ID_BITS} random "
             "bits (e.g. 22 random base64url characters); or leave it out to get one",
             field="sessionId",
         )
-    _check_interview_link(data["config"].get("interview_id"), user)
+    _check_interview_link(user, data["config"].get("interview_id"))
     # 24 random bytes: 192 bits, 32 URL-safe characters.
     session_id = data.get("session_id") or secrets.token_urlsafe(24)
     moment = started_at or now()
@@ -134,7 +129,7 @@ def create_session(data, user, started_at=None):
     return session, True
 
 
-def _check_interview_link(interview_id, user):
+def _check_interview_link(user, interview_id):
     """A linked interview must be one of the caller's (anonymous sessions cannot link)."""
     if not interview_id:
         return
@@ -176,117 +171,30 @@ def unguessable(session_id):
     return len(session_id) * math.log2(len(alphabet)) >= ANONYMOUS_ID_BITS
 
 
-def session_detail(session_id, user):
+def session_detail(user, session_id):
     """The session, its whole transcript and its latest report (or None).
 
     The statistics are counted from the transcript answered beside them, so the two agree
     even when a database fault cost the stored counters an append (`flask repair` fixes those).
     """
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     stored = Message.objects.of_session(session).in_order().as_pymongo()
     messages = [db.attributes_of(Message, message) for message in stored]
-    session.statistics = SessionStatistics(**_statistics(_counts(messages)))
+    session.statistics = SessionStatistics(**statistics_of(append_counts(messages)))
     report = Report.objects.newest_of(session).ready().first()
     return {"session": session, "conversations": messages, "report": report}
 
 
 def list_sessions(user, status=None, limit=20, cursor=None):
     """A page of the caller's sessions, newest first: (items, next_cursor)."""
-    if user is None:
-        raise MissingToken()
     sessions = Session.objects.owned_by(user).with_status(status).exclude("resume.content")
     return paginate(sessions, limit, cursor, read=partial(db.read_raw, Session))
 
 
-def delete_session(session_id, user):
+def delete_session(user, session_id):
     """Delete a session with its transcript and reports."""
-    session = get_session(session_id, user)
-    # The session goes first, so no new append can reserve an index; an append that had
-    # already reserved one may still land after the transcript is deleted: keyed by this
-    # session's _id, it is never reached again (not by a new session of the same sessionId),
-    # and `flask repair` removes it.
-    Session.objects(id=session.id).delete()
-    Message.objects.of_session(session).delete()
-    Report.objects.of_session(session).delete()
-
-
-# --- whole accounts and retention -------------------------------------------------------
-
-# Sessions are deleted in batches of this many sessionIds (one `$in` per collection).
-DELETE_BATCH = 500
-
-
-def export_user(user):
-    """The user's own sessions, oldest first, each with lazy cursors on transcript and reports.
-
-    Yields `{"session", "conversations", "reports"}`; nothing is loaded beyond one batch
-    of each cursor, so an export of any size keeps memory flat.
-    """
-    sessions = Session.objects.owned_by(user).oldest_first().no_cache()
-    for session in sessions:
-        yield {
-            "session": session,
-            "conversations": Message.objects.of_session(session).in_order().no_cache(),
-            "reports": Report.objects.newest_of(session).no_cache(),
-        }
-
-
-def delete_user(user):
-    """Delete every session the user owns with its transcript and reports; return the counts."""
-    return _delete_all(Session.objects.owned_by(user))
-
-
-def _no_progress(done):
-    """Progress reports nobody asked for."""
-
-
-def purge_older_than(moment, dry_run=False, progress=_no_progress):
-    """Delete sessions created before `moment` (any owner) with their transcripts, reports and
-    résumé text; return the counts (what would go, with `dry_run`). `progress(n)` is called
-    after each batch of `n` sessions."""
-    old = Session.objects.created_before(moment)
-    if not dry_run:
-        return _delete_all(old, progress)
-    counts = _no_counts()
-    for batch in _batches(old.no_cache().scalar("session_id", "id")):
-        counts["sessions"] += len(batch)
-        progress(len(batch))
-        counts["conversations"] += Message.objects.of_sessions(batch).count()
-        counts["reports"] += Report.objects.of_sessions(batch).count()
-    return counts
-
-
-def _no_counts():
-    return {"sessions": 0, "conversations": 0, "reports": 0}
-
-
-def _batches(items):
-    """`items` in lists of DELETE_BATCH."""
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == DELETE_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _delete_all(sessions, progress=_no_progress):
-    """Delete the sessions of a queryset and their children, a batch at a time.
-
-    Children go before their session, so a crash midway leaves sessions that a rerun still
-    finds (never a transcript no one can reach); the transcript is swept again after the
-    session went, for an append that had reserved its index just before.
-    """
-    counts = _no_counts()
-    while batch := list(sessions.limit(DELETE_BATCH).scalar("session_id", "id")):
-        counts["conversations"] += Message.objects.of_sessions(batch).delete()
-        counts["reports"] += Report.objects.of_sessions(batch).delete()
-        counts["sessions"] += Session.objects(id__in=[ref for _, ref in batch]).delete()
-        counts["conversations"] += Message.objects.of_sessions(batch).delete()
-        progress(len(batch))
-    return counts
+    session = get_session(user, session_id)
+    retention.delete_all(Session.objects(id=session.id))
 
 
 # --- repair -----------------------------------------------------------------------------
@@ -340,7 +248,7 @@ def _adopt_legacy(document):
 def _remove_orphans(document):
     """Remove `document`s whose session is gone (an append that raced its delete)."""
     removed = 0
-    for batch in _batches(document.objects.distinct("session_ref")):
+    for batch in in_batches(document.objects.distinct("session_ref"), retention.DELETE_BATCH):
         existing = set(Session.objects(id__in=batch).scalar("id"))
         gone = [ref for ref in batch if ref not in existing]
         if gone:
@@ -354,7 +262,7 @@ def _repair_counters(settled_before):
     settled = Session.objects(updated_at__lt=settled_before).only(
         "session_id", "next_message_index", "statistics", "updated_at"
     )
-    for batch in _batches(settled.no_cache()):
+    for batch in in_batches(settled.no_cache(), retention.DELETE_BATCH):
         # One count per batch finds the sessions whose transcript is short of their counter.
         stored = Message.objects.of_sessions((s.session_id, s.id) for s in batch).aggregate(
             [{"$group": {"_id": f"${Message.session_ref.db_field}", "count": {"$sum": 1}}}]
@@ -374,8 +282,8 @@ def _repair_counters(settled_before):
                 .only("role", "metadata", "message_index")
                 .as_pymongo()
             ]
-            counts = _counts(messages)
-            if _statistics(counts) != {name: statistics[name] for name in _statistics(counts)}:
+            counts = append_counts(messages)
+            if statistics_of(counts) != {name: statistics[name] for name in statistics_of(counts)}:
                 fixed += Session.objects.set_statistics(session, counts)
             present = {message["message_index"] for message in messages}
             missing = sorted(set(range(session.next_message_index)) - present)
@@ -387,7 +295,7 @@ def _repair_counters(settled_before):
 # --- transcript -------------------------------------------------------------------------
 
 
-def append_messages(session_id, user, messages, batch=False, idempotency_key=None):
+def append_messages(user, session_id, messages, batch=False, idempotency_key=None):
     """Append messages with gap-free indexes; a retried append returns the stored ones.
 
     How indexes stay gap-free: one conditional update on the session both reserves the
@@ -403,13 +311,13 @@ def append_messages(session_id, user, messages, batch=False, idempotency_key=Non
     duplicate message or index, the session's answer counts its statistics from the stored
     transcript, and `flask repair` corrects the stored counters and reports the gap.
     """
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     messages = _with_client_ids(messages, batch, idempotency_key)
     claims = [m["client_message_id"] for m in messages if m.get("client_message_id")]
     stored = _stored_copies(session, messages, claims)
     if stored:
         return stored
-    counts = _counts(messages)
+    counts = append_counts(messages)
     claiming = claims
     for _ in range(RESERVE_ATTEMPTS):
         if session.status != IN_PROGRESS:
@@ -478,29 +386,6 @@ def _wait_for_copies(session, messages, claims):
     return None
 
 
-def _counts(messages):
-    """What `messages` (dicts of Message attributes) add to the statistics."""
-    users = sum(1 for m in messages if m["role"] == USER)
-    questions = sum(
-        1
-        for m in messages
-        if m["role"] == ASSISTANT and (m.get("metadata") or {}).get("isQuestion")
-    )
-    return {
-        "total": len(messages),
-        "user": users,
-        "assistant": len(messages) - users,
-        "questions": questions,
-    }
-
-
-def _statistics(counts):
-    """The SessionStatistics attributes of `counts`."""
-    return {
-        path.removeprefix("statistics."): counts[key] for path, key in STATISTICS_COUNTS.items()
-    }
-
-
 def _insert(session, messages, claims, first, counts):
     """Store `messages` at indexes first, first+1, …; release the indexes if that fails."""
     moment = now()
@@ -535,10 +420,10 @@ def _insert(session, messages, claims, first, counts):
     return documents
 
 
-def transcript_page(session_id, user, after=None, limit=20, cursor=None):
+def transcript_page(user, session_id, after=None, limit=20, cursor=None):
     """A page of the transcript in order (after messageIndex `after` or `cursor`), with the
     session's status and its whole message count."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     messages = Message.objects.of_session(session)
     count = messages.count()
     if after is not None and cursor is not None:
@@ -566,9 +451,9 @@ def transcript_page(session_id, user, after=None, limit=20, cursor=None):
 # --- ending -----------------------------------------------------------------------------
 
 
-def end_session(session_id, user, status, end_time=None):
+def end_session(user, session_id, status, end_time=None):
     """End an in-progress session as `status`; ending again the same way changes nothing."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     end_time = end_time or now()
     if end_time < session.start_time:
         raise Invalid("endTime must not be before startTime", field="endTime")
@@ -615,9 +500,9 @@ def expire_idle_sessions(idle_seconds=None, moment=None):
 # --- reports ----------------------------------------------------------------------------
 
 
-def add_report(session_id, user, report_type, content):
+def add_report(user, session_id, report_type, content):
     """Store a report; missing statistics are computed from the transcript."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     content = dict(content)
     if not content.get("statistics"):
         content["statistics"] = transcript_statistics(session)
@@ -677,18 +562,18 @@ def transcript_statistics(session):
     }
 
 
-def latest_report(session_id, user, report_type=None):
+def latest_report(user, session_id, report_type=None):
     """The newest ready report of the session (of `report_type` when given)."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     report = Report.objects.newest_of(session, report_type).ready().first()
     if report is None:
         raise NotFound("Report not found")
     return report
 
 
-def get_report(session_id, user, report_id):
+def get_report(user, session_id, report_id):
     """One report of the session, in any status."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     report = None
     if ObjectId.is_valid(report_id):
         report = Report.objects.of_session(session).filter(id=report_id).first()
@@ -697,9 +582,9 @@ def get_report(session_id, user, report_id):
     return report
 
 
-def list_reports(session_id, user):
+def list_reports(user, session_id):
     """Every report of the session, newest first."""
-    session = get_session(session_id, user)
+    session = get_session(user, session_id)
     return list(Report.objects.newest_of(session))
 
 

@@ -188,7 +188,7 @@ def _session(user, rng, started_at, questions, status):
             "content": "Backend engineer, 5 years: Python, Go, PostgreSQL, MongoDB, Kubernetes.",
         },
     }
-    session, _ = sessions_service.create_session(data, user, started_at=started_at)
+    session, _ = sessions_service.create_session(user, data, started_at=started_at)
     messages, moment = [], started_at
     for asked, answer in rng.sample(QUESTIONS, questions):
         moment += timedelta(seconds=rng.randint(20, 60))
@@ -198,9 +198,9 @@ def _session(user, rng, started_at, questions, status):
         )  # fmt: skip
         moment += timedelta(seconds=rng.randint(45, 180))
         messages.append({"role": "user", "content": answer, "timestamp": moment})
-    sessions_service.append_messages(session.session_id, user, messages, batch=True)
+    sessions_service.append_messages(user, session.session_id, messages, batch=True)
     end_time = moment + timedelta(minutes=2)
-    sessions_service.end_session(session.session_id, user, status, end_time)
+    sessions_service.end_session(user, session.session_id, status, end_time)
     if status != "completed":
         return len(messages), 0
     overall = rng.randint(65, 85)
@@ -216,5 +216,5 @@ def _session(user, rng, started_at, questions, status):
             "behavior": _clamp(overall + rng.randint(-5, 5)),
         },
     }
-    sessions_service.add_report(session.session_id, user, "feedback", content)
+    sessions_service.add_report(user, session.session_id, "feedback", content)
     return len(messages), 1

@@ -1,0 +1,3 @@
+"""Values both domain modules accept, named once."""
+
+INTERVIEW_TYPES = ("behavioral", "technical", "mixed", "dsa", "aptitude", "system-design")

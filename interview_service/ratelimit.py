@@ -1,6 +1,5 @@
 """Rate limits per verified user (or client address), counted in MongoDB and shared by workers."""
 
-import contextlib
 import logging
 import math
 import time
@@ -33,16 +32,18 @@ class MongoDBStorage(limits.storage.MongoDBStorage):
     """limits' MongoDB storage, except that a storage never used never connects.
 
     The library's `__del__` reads its lazy `storage` property, so an unused storage would open a
-    client and create indexes while being garbage-collected. Registering the same URI schemes
-    makes `storage_from_string` (used by Flask-Limiter) build this class instead.
+    client and create indexes while being garbage-collected; ours does nothing. Registering the
+    same URI schemes makes `storage_from_string` (used by Flask-Limiter) build this class
+    instead.
     """
 
     STORAGE_SCHEME = ["mongodb", "mongodb+srv"]
 
     def __del__(self):
-        if self._storage is not None:
-            with contextlib.suppress(Exception):  # at interpreter exit pymongo may be half gone
-                self._storage.close()
+        # Nothing: closing a client inside garbage collection ends its sessions, which selects
+        # a server and starts a monitor thread there; run from within another Thread.start
+        # that deadlocks. The client goes with its process.
+        pass
 
     def incr(self, key, expiry, amount=1):
         """limits' counting findAndModify, also projecting `expireAt` and keeping the answer for

@@ -116,7 +116,7 @@ def purge(days, dry_run):
     type=click.IntRange(0, 10080),
     help="Correct the counters only of sessions with no append for this long.",
 )
-@with_appcontext
+@database_command
 def repair(settled_minutes):
     """Make the stored data agree again after a crash or database outage between two writes.
 

@@ -236,7 +236,9 @@ def flask_cli(*args, **env):
     )
 
 
-@pytest.mark.parametrize("command", ["init-db", "expire-sessions", "seed-demo demo"])
+@pytest.mark.parametrize(
+    "command", ["init-db", "expire-sessions", "seed-demo demo", "purge --older-than 30", "repair"]
+)
 def test_commands_on_an_unreachable_database_say_so_in_one_line(command):
     uri = f"mongodb://127.0.0.1:{free_port()}/down"
     result = flask_cli(*command.split(), MONGODB_URI=uri, MONGODB_SERVER_SELECTION_TIMEOUT_MS="300")

@@ -1,4 +1,4 @@
-"""The OpenAPI document, made generator-grade in one place: operation ids, security, the errors
+"""The OpenAPI document, made generator-grade in one place: operation ids, the errors
 each route can answer, examples, required response fields, enums, units and offline Swagger UI.
 
 Blueprints keep documenting themselves with flask-smorest's decorators; this module completes
@@ -67,11 +67,9 @@ OPERATION_IDS = {
     ("account.MeExport", "get"): "exportAccount",
 }
 
+# The security an operation can document (the auth-aware Blueprint declares which).
 BEARER = [{"bearerAuth": []}]
 OPTIONAL_BEARER = [{"bearerAuth": []}, {}]
-# Who may call, by blueprint (anything else needs a token); then per operation.
-SECURITY_BY_BLUEPRINT = {"ops": [], "sessions": OPTIONAL_BEARER, "feedback": OPTIONAL_BEARER}
-SECURITY_BY_OPERATION = {"listSessions": BEARER}
 
 # Errors a route answers beyond those its kind implies (see `error_statuses`) and those it
 # declares itself (`blp.alt_response`: the generate routes' 409, 502...).
@@ -294,16 +292,13 @@ class DocumentPlugin(BasePlugin):
         """Complete every operation of `rule` from the tables."""
         if rule is None:
             return
-        blueprint = rule.endpoint.partition(".")[0]
         for method, operation in operations.items():
             operation_id = OPERATION_IDS.get((rule.endpoint, method))
             if operation_id is None:
                 continue  # tests/test_openapi.py names the operation that lacks one
             operation["operationId"] = operation_id
-            security = SECURITY_BY_OPERATION.get(
-                operation_id, SECURITY_BY_BLUEPRINT.get(blueprint, BEARER)
-            )
-            operation["security"] = security
+            # As the Blueprint that authenticates the operation documented it; none: public.
+            security = operation.setdefault("security", [])
             _document_errors(operation, operation_id, method, security, bool(rule.arguments))
             _add_examples(operation, EXAMPLES.get(operation_id, {}))
 

@@ -1,9 +1,11 @@
-"""Fixture chain: database tier → app → client → users; the API tests run on every tier."""
+"""Fixture chain: database tier → app → client → users. Tests of tests/api and tests/robustness
+that use the database run on every tier; tests/unit runs on mongomock alone."""
 
 import os
 import signal
 import time
 import uuid
+from pathlib import Path
 
 import pymongo
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from interview_service import auth, create_app, db
 from scripts.devserver import Database, secantus_server
 
+TESTS = Path(__file__).parent
 WIRE_OPTIONS = "directConnection=true&serverMonitoringMode=poll&heartbeatFrequencyMS=500"
 
 # tests/e2e needs nginx and starts the whole deployment: `make e2e` runs it (with E2E=1).
@@ -59,14 +62,25 @@ def _wire_uri(base, name):
     return f"{base.rstrip('/')}/{name}?{WIRE_OPTIONS}"
 
 
-@pytest.fixture(params=TIERS)
+TIERED = ("api", "robustness")  # the directories whose database tests run on every tier
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrize `db_uri` over TIERS for the tests of the TIERED directories."""
+    directory = metafunc.definition.path.relative_to(TESTS).parts[0]
+    if "db_uri" in metafunc.fixturenames and directory in TIERED:
+        metafunc.parametrize("db_uri", TIERS, indirect=True)
+
+
+@pytest.fixture
 def db_uri(request):
-    """A fresh, empty database on each tier; dropped after the test."""
+    """A fresh, empty database on the tier under test (mongomock unless tiered); dropped after."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    if request.param == "mongomock":
+    tier = getattr(request, "param", "mongomock")
+    if tier == "mongomock":
         yield f"mongomock://localhost/{name}"
         return
-    if request.param == "wire":
+    if tier == "wire":
         base = request.getfixturevalue("wire_server")["uri"]
     else:
         base = os.environ["MONGODB_URI"].split("?")[0].rsplit("/", 1)[0]

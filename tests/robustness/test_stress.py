@@ -21,7 +21,7 @@ from tests.conftest import WIRE_OPTIONS, bearer, wait_until
 
 pytestmark = [pytest.mark.stress, pytest.mark.wire]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SECRET = "stress-secret-0123456789abcdef0123456789"
 TIMEOUT_MS = 1000

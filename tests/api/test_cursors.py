@@ -7,7 +7,7 @@ from bson import ObjectId
 
 from interview_service.pagination import encode_cursor
 from tests.performance_helpers import completed, create_interview
-from tests.test_sessions import create
+from tests.api.test_sessions import create
 
 NOW = datetime(2024, 3, 1, tzinfo=UTC)
 NOT_A_NUMBER = [float("nan"), float("inf"), float("-inf"), 2**64, True]

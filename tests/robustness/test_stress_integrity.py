@@ -16,7 +16,7 @@ from interview_service.sessions.models import Session as SessionDocument
 from tests.account_helpers import SESSION_CONFIG
 from tests.conftest import bearer
 from tests.performance_helpers import interview_body
-from tests.test_faults import failpoint
+from tests.robustness.test_faults import failpoint
 
 pytestmark = [pytest.mark.stress, pytest.mark.wire]
 

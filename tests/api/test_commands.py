@@ -290,3 +290,9 @@ def test_purge_reports_progress_over_every_session(client, alice, dry_run):
     counts = purge_older_than(now() - timedelta(days=30), dry_run=dry_run, progress=calls.append)
     assert counts["sessions"] == 2
     assert sum(calls) == 2
+
+
+def test_init_db_command_creates_indexes(runner):
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0
+    assert "indexes ready" in result.output

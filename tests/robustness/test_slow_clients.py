@@ -17,7 +17,7 @@ from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SLOW_CLIENTS = 32
 ANSWER_WITHIN = 5  # seconds: generous on a loaded machine, far below "stuck"

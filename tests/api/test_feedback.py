@@ -746,7 +746,7 @@ def start_worker(wire_uri, fake, log_path):
     }
     return subprocess.Popen(
         [Path(sys.executable).parent / "flask", "--app", "wsgi", "feedback-worker"],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         env=env,
         stdout=open(log_path, "ab"),
         stderr=subprocess.STDOUT,

@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_gunicorn_config(monkeypatch, **env):

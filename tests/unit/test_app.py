@@ -66,12 +66,6 @@ def test_healthz_answers_success(client):
     assert response.get_json() == {"success": True}
 
 
-def test_readyz_pings_the_database(client):
-    response = client.get("/readyz")
-    assert response.status_code == 200
-    assert response.get_json()["success"] is True
-
-
 def test_readyz_answers_503_quickly_when_database_is_down():
     uri = f"mongodb://127.0.0.1:{free_port()}/down?directConnection=true"
     application = make_app(

@@ -15,8 +15,8 @@ from interview_service import db
 from scripts.devserver import free_port
 from tests.conftest import make_app
 
-ROOT = Path(__file__).resolve().parent.parent
-TOOLS = Path(__file__).resolve().parent / "typescript"
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / "tests" / "typescript"
 CACHE = ROOT / ".cache"
 
 pytestmark = pytest.mark.slow

@@ -292,9 +292,3 @@ def test_issue_token_command_prints_a_valid_token(app, runner):
     result = runner.invoke(args=["issue-token", "carol"])
     assert result.exit_code == 0
     assert verify_token(result.output.strip(), app.config)["sub"] == "carol"
-
-
-def test_init_db_command_creates_indexes(runner):
-    result = runner.invoke(args=["init-db"])
-    assert result.exit_code == 0
-    assert "indexes ready" in result.output

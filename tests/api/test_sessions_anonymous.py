@@ -8,7 +8,7 @@ import pytest
 
 from interview_service.sessions.models import Session as SessionDocument
 from interview_service.sessions.service import unguessable
-from tests.test_sessions_concurrency import race
+from tests.api.test_sessions_concurrency import race
 
 CONFIG = {"role": "Backend Engineer", "interviewType": "technical", "difficulty": "mid"}
 RESUME = {"fileName": "cv.txt", "content": "Ten years of Python."}

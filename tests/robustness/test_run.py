@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pymongo
 import pytest
@@ -21,7 +22,7 @@ from tests.performance_helpers import interview_body
 
 pytestmark = pytest.mark.slow
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = Path(__file__).resolve().parents[2]
 STOP_BUDGET_SECONDS = 10
 LOAD_WRITERS = 8
 LOAD_WRITES_PER_WRITER = 2000  # an upper bound: the writers stop once the database is killed

@@ -11,7 +11,8 @@ import pymongo
 import pytest
 
 from interview_service import auth, create_app, db
-from scripts.devserver import Database, secantus_server
+from scripts.devserver import Database, free_port, secantus_server
+from tests.factories import create_session
 
 TESTS = Path(__file__).parent
 WIRE_OPTIONS = "directConnection=true&serverMonitoringMode=poll&heartbeatFrequencyMS=500"
@@ -107,9 +108,35 @@ def admin(wire_server):
         yield client.admin
 
 
-def make_app(uri, **overrides):
-    """A testing app on `uri`."""
+def app_on(uri, **overrides):
+    """A testing app on `uri` (for module-level use; tests take the `make_app` fixture)."""
     return create_app("testing", MONGODB_URI=uri, **overrides)
+
+
+@pytest.fixture
+def make_app():
+    """Build testing apps: `make_app(uri, **overrides)`; the connection is dropped afterwards."""
+    yield app_on
+    db.disconnect()
+
+
+UNREACHABLE = {
+    "MONGODB_SERVER_SELECTION_TIMEOUT_MS": 300,
+    "MONGODB_TIMEOUT_MS": 500,
+    "CREATE_INDEXES_ON_START": False,
+}
+LIMITS = {"RATE_LIMIT_ENABLED": True, "RATE_LIMIT_DEFAULT": "3 per minute"}
+
+
+@pytest.fixture
+def unreachable_app(make_app):
+    """Build apps whose database nothing listens on, with short timeouts."""
+
+    def build(**overrides):
+        uri = f"mongodb://127.0.0.1:{free_port()}/down?directConnection=true"
+        return make_app(uri, **UNREACHABLE, **overrides)
+
+    return build
 
 
 TIMEOUT_MS = 1000  # MONGODB_TIMEOUT_MS of the apps under fault: every answer must beat it
@@ -117,31 +144,31 @@ SELECTION_TIMEOUT_MS = 500
 
 
 @pytest.fixture
-def fault_app(wire_uri):
+def fault_app(wire_uri, make_app):
     """The app on the wire server with short timeouts, so a fault answers quickly."""
-    application = make_app(
+    return make_app(
         wire_uri,
         MONGODB_TIMEOUT_MS=TIMEOUT_MS,
         MONGODB_SERVER_SELECTION_TIMEOUT_MS=SELECTION_TIMEOUT_MS,
     )
-    yield application
-    db.disconnect()
 
 
 @pytest.fixture
-def app(db_uri):
+def app_settings():
+    """Settings `app` and `wire_app` put over the testing config (a module may override it)."""
+    return {}
+
+
+@pytest.fixture
+def app(db_uri, make_app, app_settings):
     """The app on the tier under test."""
-    application = make_app(db_uri)
-    yield application
-    db.disconnect()
+    return make_app(db_uri, **app_settings)
 
 
 @pytest.fixture
-def wire_app(wire_uri):
+def wire_app(wire_uri, make_app, app_settings):
     """The app on the wire server (for tests that need real concurrency)."""
-    application = make_app(wire_uri)
-    yield application
-    db.disconnect()
+    return make_app(wire_uri, **app_settings)
 
 
 @pytest.fixture
@@ -181,6 +208,18 @@ def alice(headers_for):
 def bob(headers_for):
     """Headers of another user."""
     return headers_for("bob")
+
+
+@pytest.fixture
+def session_id(client, alice):
+    """A session of alice's."""
+    return create_session(client, alice)
+
+
+@pytest.fixture
+def anonymous_id(client):
+    """A session created without a token."""
+    return create_session(client)
 
 
 @pytest.fixture

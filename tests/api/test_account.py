@@ -10,7 +10,7 @@ from interview_service.performance.models import Interview, Performance
 from interview_service.sessions import retention
 from interview_service.sessions.models import Message, Report
 from interview_service.sessions.models import Session as SessionDocument
-from tests.account_helpers import add_messages, create_session, history
+from tests.factories import add_messages, create_session, history
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

@@ -8,18 +8,9 @@ import jwt
 import pytest
 
 from config import Development
-from interview_service import db
-from tests.conftest import make_app
-from tests.performance_helpers import create_interview, interview_body
+from tests.factories import SESSION_CONFIG, create_interview, create_session, interview_body
 
-CONFIG = {"role": "Backend Engineer", "interviewType": "technical", "difficulty": "mid"}
 MESSAGE = {"role": "assistant", "content": "Tell me about yourself."}
-
-
-def create_session(client, headers):
-    response = client.post("/api/sessions", json={"config": CONFIG}, headers=headers)
-    assert response.status_code == 201
-    return response
 
 
 def test_validation_error_has_type_validation_failed(client, alice):
@@ -35,7 +26,7 @@ def test_unknown_session_has_type_not_found(client, alice):
 
 
 def test_append_to_an_ended_session_has_type_session_not_in_progress(client, alice):
-    session_id = create_session(client, alice).get_json()["sessionId"]
+    session_id = create_session(client, alice)
     client.put(f"/api/sessions/{session_id}/end", json={}, headers=alice)
     response = client.post(f"/api/sessions/{session_id}/conversations", json=MESSAGE, headers=alice)
     body = response.get_json()
@@ -81,7 +72,7 @@ def test_malformed_json_is_a_400_that_says_so(client, alice, body):
 
 
 def test_every_201_carries_a_location_that_answers(client, alice):
-    created = create_session(client, alice)
+    created = client.post("/api/sessions", json={"config": SESSION_CONFIG}, headers=alice)
     session_id = created.get_json()["sessionId"]
     interview = create_interview(client, alice)
     answers = [
@@ -108,7 +99,7 @@ def test_every_201_carries_a_location_that_answers(client, alice):
 
 
 def test_location_names_the_created_resource(client, alice):
-    created = create_session(client, alice)
+    created = client.post("/api/sessions", json={"config": SESSION_CONFIG}, headers=alice)
     interview = client.post("/api/interviews", json=interview_body(), headers=alice)
     assert created.headers["Location"] == f"/api/sessions/{created.get_json()['sessionId']}"
     assert (
@@ -118,7 +109,7 @@ def test_location_names_the_created_resource(client, alice):
 
 
 def test_user_data_is_never_stored_by_caches(client, alice):
-    session_id = create_session(client, alice).get_json()["sessionId"]
+    session_id = create_session(client, alice)
     for path in (f"/api/sessions/{session_id}", "/api/performance-stats", "/api/interviews"):
         assert client.get(path, headers=alice).headers["Cache-Control"] == "no-store"
     assert client.get("/api/interviews").headers["Cache-Control"] == "no-store"  # a 401 too
@@ -139,13 +130,12 @@ def test_csv_file_name_is_readable_cross_origin(client, alice):
 
 
 @pytest.mark.parametrize("origin", ["http://localhost:5173", "http://127.0.0.1:5173"])
-def test_development_cors_allows_localhost_and_127_0_0_1(db_uri, origin):
+def test_development_cors_allows_localhost_and_127_0_0_1(make_app, db_uri, origin):
     development = make_app(db_uri, CORS_ORIGINS=Development.CORS_ORIGINS)
     response = development.test_client().options(
         "/api/sessions",
         headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
     )
-    db.disconnect()
     assert response.headers["Access-Control-Allow-Origin"] == origin
 
 

@@ -19,7 +19,7 @@ from interview_service.sessions.models import Session as SessionDocument
 from interview_service.sessions.retention import purge_older_than
 from interview_service.times import now
 from scripts.devserver import ROOT, free_port
-from tests.account_helpers import add_messages, add_report, create_session, history
+from tests.factories import add_messages, add_report, create_session, history
 
 
 def age(session_id, days):

@@ -6,8 +6,7 @@ import pytest
 from bson import ObjectId
 
 from interview_service.pagination import encode_cursor
-from tests.performance_helpers import completed, create_interview
-from tests.api.test_sessions import create
+from tests.factories import collect_pages, completed, create_interview
 
 NOW = datetime(2024, 3, 1, tzinfo=UTC)
 NOT_A_NUMBER = [float("nan"), float("inf"), float("-inf"), 2**64, True]
@@ -22,12 +21,6 @@ def assert_422(response, field):
     body = response.get_json()
     assert response.status_code == 422, body
     assert body["success"] is False and field in body["errors"]
-
-
-@pytest.fixture
-def session_id(client, alice):
-    """A session of alice's."""
-    return create(client, alice)
 
 
 @pytest.mark.parametrize("after", [2**63, 2**64, 10**30])
@@ -97,14 +90,5 @@ def test_pages_of_a_filtered_list_cover_it_once(client, alice):
     saved = [completed(client, alice, score=60 + n)["performanceId"] for n in range(5)]
     create_interview(client, alice)
     query = {"limit": 2, "from": "2000-01-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}
-    seen, cursor = [], None
-    for _ in range(len(saved)):
-        body = client.get(
-            "/api/performances", query_string={**query, **({"cursor": cursor} if cursor else {})},
-            headers=alice,
-        ).get_json()  # fmt: skip
-        seen += [item["id"] for item in body["items"]]
-        cursor = body["nextCursor"]
-        if cursor is None:
-            break
-    assert seen == list(reversed(saved))
+    pages = collect_pages(client, "/api/performances", alice, max_pages=len(saved), **query)
+    assert [item["id"] for page in pages for item in page] == list(reversed(saved))

@@ -11,27 +11,28 @@ from pathlib import Path
 
 import pytest
 
-from interview_service import db
 from interview_service.feedback import prompt
 from interview_service.performance.models import Performance
 from interview_service.sessions import service as sessions_service
 from interview_service.sessions.models import PENDING, Report, Session
-from tests.conftest import bearer, make_app, wait_until
-from tests.feedback_helpers import (
-    CONFIG,
-    DROP,
+from tests.conftest import bearer, wait_until
+from tests.factories import (
     SECRET_WORDS,
+    SESSION_CONFIG,
+    create_interview,
+    ended_session,
+    linked_session,
+)
+from tests.fake_llm import (
+    DROP,
     FakeProvider,
     answer,
-    ended_session,
     generate,
-    linked_session,
     provider_settings,
     reply,
     slow,
     status,
 )
-from tests.performance_helpers import create_interview
 
 
 @pytest.fixture
@@ -43,11 +44,14 @@ def fake():
 
 
 @pytest.fixture
-def app(db_uri, fake):
-    """The app on the tier under test, its provider the fake."""
-    application = make_app(db_uri, **provider_settings(fake))
-    yield application
-    db.disconnect()
+def app_settings(fake):
+    """`app` and `wire_app` with the fake as their provider."""
+    return provider_settings(fake)
+
+
+def sent_twice(send, client, session_id, headers, key):
+    """`send` (generate or queue) twice with one Idempotency-Key: (first answer, second)."""
+    return [send(client, session_id, headers, **{"Idempotency-Key": key}) for _ in range(2)]
 
 
 def reports_of(app, session_id):
@@ -233,20 +237,17 @@ def test_provider_refusing_the_request_is_502(app, client, alice, fake):
     assert reports_of(app, session_id) == []
 
 
-def test_no_provider_configured_is_503_with_retry_after(db_uri, alice):
+def test_no_provider_configured_is_503_with_retry_after(make_app, db_uri, alice):
     app = make_app(db_uri)
-    try:
-        client = app.test_client()
-        session_id = ended_session(client, alice)
+    client = app.test_client()
+    session_id = ended_session(client, alice)
 
-        response = generate(client, session_id, alice)
+    response = generate(client, session_id, alice)
 
-        assert response.status_code == 503
-        assert "LLM_API_KEY" in response.get_json()["message"]
-        assert int(response.headers["Retry-After"]) > 0
-        assert reports_of(app, session_id) == []
-    finally:
-        db.disconnect()
+    assert response.status_code == 503
+    assert "LLM_API_KEY" in response.get_json()["message"]
+    assert int(response.headers["Retry-After"]) > 0
+    assert reports_of(app, session_id) == []
 
 
 def test_request_asks_for_the_json_schema_and_passes_the_transcript_as_data(client, alice, fake):
@@ -284,19 +285,16 @@ def test_transcript_text_cannot_close_the_data_delimiter(client, alice, fake):
     assert content.count(prompt.CLOSE) == 1 and content.endswith(prompt.CLOSE)
 
 
-def test_json_object_mode_for_providers_without_json_schema(db_uri, fake, alice):
+def test_json_object_mode_for_providers_without_json_schema(make_app, db_uri, fake, alice):
     app = make_app(db_uri, **provider_settings(fake, LLM_RESPONSE_FORMAT="json_object"))
-    try:
-        client = app.test_client()
-        session_id = ended_session(client, alice)
+    client = app.test_client()
+    session_id = ended_session(client, alice)
 
-        assert generate(client, session_id, alice).status_code == 201
-        assert fake.requests[0]["response_format"] == {"type": "json_object"}
-    finally:
-        db.disconnect()
+    assert generate(client, session_id, alice).status_code == 201
+    assert fake.requests[0]["response_format"] == {"type": "json_object"}
 
 
-def test_unknown_response_format_is_refused_at_start(fake):
+def test_unknown_response_format_is_refused_at_start(make_app, fake):
     with pytest.raises(RuntimeError, match="LLM_RESPONSE_FORMAT"):
         make_app("mongomock://localhost/x", **provider_settings(fake, LLM_RESPONSE_FORMAT="xml"))
 
@@ -355,10 +353,8 @@ def test_generation_already_running_is_409_with_retry_after(app, client, alice, 
 
 def test_idempotency_key_returns_the_first_report(client, alice, fake):
     session_id = ended_session(client, alice)
-    key = {"Idempotency-Key": "generate-1"}
 
-    first = generate(client, session_id, alice, **key)
-    again = generate(client, session_id, alice, **key)
+    first, again = sent_twice(generate, client, session_id, alice, "generate-1")
 
     assert first.status_code == again.status_code == 201
     assert again.get_json()["report"] == first.get_json()["report"]
@@ -476,7 +472,7 @@ def test_ten_concurrent_retries_with_one_key_get_the_one_report(app, alice, fake
 def test_session_link_must_name_an_interview_of_the_caller(client, alice, bob, owner):
     interview_id = create_interview(client, bob)["id"] if owner != "unknown" else "0" * 24
     headers = None if owner == "anonymous" else alice
-    config = {**CONFIG, "interviewId": interview_id}
+    config = {**SESSION_CONFIG, "interviewId": interview_id}
 
     response = client.post("/api/sessions", json={"config": config}, headers=headers)
 
@@ -556,10 +552,8 @@ def test_respond_async_queues_a_report_a_worker_finishes(app, client, alice, fak
 
 def test_queued_generation_with_one_key_is_queued_once(app, client, alice):
     session_id = ended_session(client, alice)
-    key = {"Idempotency-Key": "queue-1"}
 
-    first = queue(client, session_id, alice, **key)
-    again = queue(client, session_id, alice, **key)
+    first, again = sent_twice(queue, client, session_id, alice, "queue-1")
 
     assert first.status_code == again.status_code == 202
     assert again.get_json()["report"]["id"] == first.get_json()["report"]["id"]
@@ -632,40 +626,34 @@ def test_live_lease_is_left_alone(app, client, alice, fake):
     assert fake.requests == []
 
 
-def test_worker_refuses_a_lease_shorter_than_a_generation(db_uri, fake):
+def test_worker_refuses_a_lease_shorter_than_a_generation(make_app, db_uri, fake):
     app = make_app(db_uri, **provider_settings(fake, FEEDBACK_LEASE_SECONDS=5))
-    try:
-        result = app.test_cli_runner().invoke(args=["feedback-worker", "--once"])
-        assert result.exit_code != 0
-        assert "FEEDBACK_LEASE_SECONDS" in str(result.exception)
-    finally:
-        db.disconnect()
+    result = app.test_cli_runner().invoke(args=["feedback-worker", "--once"])
+    assert result.exit_code != 0
+    assert "FEEDBACK_LEASE_SECONDS" in str(result.exception)
 
 
 # --- cost and privacy -----------------------------------------------------------------------
 
 
-def test_no_log_line_contains_transcript_or_answer_text(db_uri, fake, alice, caplog):
+def test_no_log_line_contains_transcript_or_answer_text(make_app, db_uri, fake, alice, caplog):
     from interview_service.observability import json_formatter
 
     app = make_app(db_uri, LOG_LEVEL="DEBUG", **provider_settings(fake))
     caplog.set_level(logging.DEBUG)
-    try:
-        client = app.test_client()
-        fake.then(
-            reply({"summary": "Bad zebra-ledger answer"}),  # invalid, then valid
-            reply(answer()),
-            reply("quokka-rebalancer"),  # invalid twice: 502
-            reply("quokka-rebalancer"),
-            status(500),  # 503
-        )
-        for expected in (201, 502, 503):
-            session_id = ended_session(client, alice)
-            assert generate(client, session_id, alice).status_code == expected
-        queue(client, ended_session(client, alice), alice)
-        run_worker(app)
-    finally:
-        db.disconnect()
+    client = app.test_client()
+    fake.then(
+        reply({"summary": "Bad zebra-ledger answer"}),  # invalid, then valid
+        reply(answer()),
+        reply("quokka-rebalancer"),  # invalid twice: 502
+        reply("quokka-rebalancer"),
+        status(500),  # 503
+    )
+    for expected in (201, 502, 503):
+        session_id = ended_session(client, alice)
+        assert generate(client, session_id, alice).status_code == expected
+    queue(client, ended_session(client, alice), alice)
+    run_worker(app)
     lines = [json_formatter().format(record) for record in caplog.records]
     assert any("feedback generation" in line for line in lines)
     secrets = (*SECRET_WORDS, answer()["summary"], answer()["strengths"][0], "Concrete sharding")
@@ -673,7 +661,7 @@ def test_no_log_line_contains_transcript_or_answer_text(db_uri, fake, alice, cap
     assert leaked == []
 
 
-def test_feedback_rate_limit_is_per_user_and_counts_only_generations(db_uri, fake):
+def test_feedback_rate_limit_is_per_user_and_counts_only_generations(make_app, db_uri, fake):
     app = make_app(
         db_uri,
         RATE_LIMIT_ENABLED=True,
@@ -681,25 +669,22 @@ def test_feedback_rate_limit_is_per_user_and_counts_only_generations(db_uri, fak
         FEEDBACK_RATE_LIMIT="2 per hour",
         **provider_settings(fake),
     )
-    try:
-        client = app.test_client()
-        alice, bob = bearer(app.config, "alice"), bearer(app.config, "bob")
-        empty = ended_session(client, alice, messages=[])
-        session_id = ended_session(client, alice)
+    client = app.test_client()
+    alice, bob = bearer(app.config, "alice"), bearer(app.config, "bob")
+    empty = ended_session(client, alice, messages=[])
+    session_id = ended_session(client, alice)
 
-        assert generate(client, empty, alice).status_code == 422  # not counted
-        assert generate(client, session_id, alice).status_code == 201
-        assert generate(client, session_id, alice).status_code == 201
-        limited = generate(client, session_id, alice)
+    assert generate(client, empty, alice).status_code == 422  # not counted
+    assert generate(client, session_id, alice).status_code == 201
+    assert generate(client, session_id, alice).status_code == 201
+    limited = generate(client, session_id, alice)
 
-        assert limited.status_code == 429
-        assert int(limited.headers["Retry-After"]) > 0
-        assert limited.get_json()["success"] is False
-        assert "2 per hour" in limited.get_json()["message"]
-        assert generate(client, ended_session(client, bob), bob).status_code == 201
-        assert len(reports_of(app, session_id)) == 2
-    finally:
-        db.disconnect()
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) > 0
+    assert limited.get_json()["success"] is False
+    assert "2 per hour" in limited.get_json()["message"]
+    assert generate(client, ended_session(client, bob), bob).status_code == 201
+    assert len(reports_of(app, session_id)) == 2
 
 
 def test_metrics_count_generations_failures_and_tokens(client, alice, fake):
@@ -756,11 +741,9 @@ def start_worker(wire_uri, fake, log_path):
 @pytest.mark.wire
 @pytest.mark.slow
 def test_worker_killed_mid_generation_is_taken_over_after_its_lease(
-    wire_uri, fake, tmp_path, request
+    wire_app, wire_uri, fake, tmp_path
 ):
-    app = make_app(wire_uri, **provider_settings(fake))
-    request.addfinalizer(db.disconnect)
-    client, alice = app.test_client(), bearer(app.config, "alice")
+    client, alice = wire_app.test_client(), bearer(wire_app.config, "alice")
     session_id, _ = linked_session(client, alice)
     location = queue(client, session_id, alice).headers["Location"]
     fake.then(slow(30, reply(answer())))  # the first worker's call hangs
@@ -784,7 +767,7 @@ def test_worker_killed_mid_generation_is_taken_over_after_its_lease(
                 process.wait(timeout=15)
     assert second.returncode == 0  # stopped cleanly on SIGTERM
     report = client.get(location, headers=alice)
-    with app.app_context():
+    with wire_app.app_context():
         [stored] = Report.objects(session_id=session_id)
         assert Performance.objects.count() == 1
     assert stored.claims == 2  # claimed by the killed worker, then taken over

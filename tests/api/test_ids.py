@@ -7,7 +7,7 @@ from interview_service.schemas import FullMatch
 from interview_service.sessions.models import SESSION_ID_PATTERN
 from interview_service.sessions.models import Session as SessionDocument
 from interview_service.sessions.schemas import SessionCreateSchema
-from tests.performance_helpers import create_interview
+from tests.factories import create_interview
 
 CONFIG = {"role": "Backend Engineer", "interviewType": "technical", "difficulty": "mid"}
 SESSION_ID_ERROR = ["Must be 16-64 of A-Z a-z 0-9 _ -."]

@@ -5,11 +5,12 @@ import re
 
 import pytest
 
-from tests.account_helpers import SESSION_CONFIG, create_session
-from tests.performance_helpers import (
+from tests.factories import (
+    SESSION_CONFIG,
     backdate,
     completed,
     create_interview,
+    create_session,
     day,
     save_performance,
 )

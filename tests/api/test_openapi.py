@@ -18,11 +18,11 @@ from interview_service.openapi_examples import (
     REPORT_ID,
     SESSION_ID,
 )
-from tests.conftest import make_app
-from tests.feedback_helpers import FakeProvider, provider_settings
+from tests.conftest import app_on
+from tests.fake_llm import FakeProvider, provider_settings
 
 METHODS = ("get", "put", "post", "delete", "patch")
-APP = make_app("mongomock://localhost/openapi-document", CREATE_INDEXES_ON_START=False)
+APP = app_on("mongomock://localhost/openapi-document", CREATE_INDEXES_ON_START=False)
 db.disconnect()
 SPEC = APP.test_client().get("/api/openapi.json").get_json()
 SHARED_ERRORS = {
@@ -185,12 +185,10 @@ ENDED_FIRST = {"generateFeedback", "generateReport"}
 
 
 @pytest.fixture
-def app(db_uri):
-    """The app on the tier under test, its report generator a fake provider on loopback."""
+def app_settings():
+    """`app` with a fake provider on loopback as its report generator."""
     fake = FakeProvider().start()
-    application = make_app(db_uri, **provider_settings(fake))
-    yield application
-    db.disconnect()
+    yield provider_settings(fake)
     fake.stop()
 
 

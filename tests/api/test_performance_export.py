@@ -6,7 +6,7 @@ import io
 import pytest
 
 from interview_service.performance import export
-from tests.performance_helpers import backdate, completed, day, iso
+from tests.factories import backdate, completed, day, iso
 
 HEADER = [
     "performanceId",

@@ -3,7 +3,7 @@
 import pytest
 from bson import ObjectId
 
-from tests.performance_helpers import create_interview, interview_body, save_performance
+from tests.factories import collect_pages, create_interview, interview_body, save_performance
 
 MISSING_ID = str(ObjectId())
 
@@ -112,15 +112,8 @@ def test_patch_with_unknown_status_is_422(client, alice):
 
 def test_list_interviews_is_newest_first_and_paged(client, alice):
     ids = [create_interview(client, alice, jobTitle=f"Job {n}")["id"] for n in range(5)]
-    seen, cursor = [], None
-    while True:
-        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
-        body = client.get(f"/api/interviews{query}", headers=alice).get_json()
-        seen += [item["id"] for item in body["items"]]
-        cursor = body["nextCursor"]
-        if cursor is None:
-            break
-    assert seen == list(reversed(ids))
+    pages = collect_pages(client, "/api/interviews", alice, limit=2)
+    assert [item["id"] for page in pages for item in page] == list(reversed(ids))
 
 
 def test_list_interviews_filters_by_status(client, alice):

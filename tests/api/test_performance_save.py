@@ -7,7 +7,7 @@ from bson import ObjectId
 
 from interview_service import auth
 from interview_service.performance.models import Interview, Performance
-from tests.performance_helpers import create_interview, save_performance
+from tests.factories import create_interview, save_performance
 
 FULL = {
     "score": 82,
@@ -186,16 +186,19 @@ def test_save_with_non_json_body_is_415(client, alice):
     assert response.get_json()["success"] is False
 
 
+def crashed_save(app, interview_id):
+    """Alice's performance of `interview_id` written, then the process died (interview unlinked)."""
+    with app.app_context():
+        performance = Performance(user_id="alice", interview_id=ObjectId(interview_id), score=61)
+        return performance.derive().save()
+
+
 def test_crashed_save_is_repaired_by_the_dashboard_read(app, client, alice):
     interview = create_interview(client, alice)
     client.patch(
         f"/api/interviews/{interview['id']}", json={"status": "in-progress"}, headers=alice
     )
-    with app.app_context():  # the performance was written, then the process died
-        performance = Performance(
-            user_id="alice", interview_id=ObjectId(interview["id"]), score=61
-        ).derive()
-        performance.save()
+    performance = crashed_save(app, interview["id"])
     dashboard = client.get("/api/user-interviews", headers=alice).get_json()
     assert dashboard["interviews"] == []
     assert dashboard["stats"] == {"total": 1, "completed": 1, "inProgress": 0}
@@ -207,11 +210,7 @@ def test_crashed_save_is_repaired_by_the_dashboard_read(app, client, alice):
 
 def test_crashed_save_is_repaired_by_get_interview(app, client, alice):
     interview = create_interview(client, alice)
-    with app.app_context():
-        performance = Performance(
-            user_id="alice", interview_id=ObjectId(interview["id"]), score=61
-        ).derive()
-        performance.save()
+    performance = crashed_save(app, interview["id"])
     after = client.get(f"/api/interviews/{interview['id']}", headers=alice).get_json()
     assert after["interview"]["status"] == "completed"
     assert after["interview"]["performanceId"] == str(performance.id)
@@ -220,11 +219,7 @@ def test_crashed_save_is_repaired_by_get_interview(app, client, alice):
 
 def test_crashed_save_is_repaired_by_the_next_save(app, client, alice):
     interview = create_interview(client, alice)
-    with app.app_context():
-        performance = Performance(
-            user_id="alice", interview_id=ObjectId(interview["id"]), score=61
-        ).derive()
-        performance.save()
+    performance = crashed_save(app, interview["id"])
     retry = save_performance(client, alice, interview["id"], score=99)
     assert retry["performanceId"] == str(performance.id)
     assert retry["performance"]["score"] == 61
@@ -235,10 +230,7 @@ def test_crashed_save_is_repaired_by_the_next_save(app, client, alice):
 
 def test_crashed_save_is_not_counted_as_active_in_stats(app, client, alice):
     interview = create_interview(client, alice)
-    with app.app_context():
-        Performance(
-            user_id="alice", interview_id=ObjectId(interview["id"]), score=61
-        ).derive().save()
+    crashed_save(app, interview["id"])
     stats = client.get("/api/performance-stats", headers=alice).get_json()
     assert stats["summary"]["activeInterviews"] == 0
     assert stats["summary"]["completedInterviews"] == 1

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.performance_helpers import backdate, completed, create_interview, day, iso
+from tests.factories import backdate, completed, create_interview, day, iso
 
 # (type, company, level, score, totalQuestions, correctAnswers, timeSpent, strengths,
 #  improvements, roundResults) — completed on days 0..6, oldest first.

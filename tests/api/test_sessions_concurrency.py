@@ -9,10 +9,10 @@ import pytest
 from interview_service.sessions.models import Message
 from interview_service.sessions.models import Session as SessionDocument
 from tests.conftest import bearer
+from tests.factories import SESSION_CONFIG, create_session
 
 pytestmark = pytest.mark.wire
 
-CONFIG = {"role": "Backend Engineer", "interviewType": "technical", "difficulty": "mid"}
 THREADS = 16
 
 
@@ -20,14 +20,6 @@ THREADS = 16
 def alice(wire_app):
     """Headers of the user under test, on the wire app."""
     return bearer(wire_app.config, "alice")
-
-
-def create(wire_app, headers):
-    response = wire_app.test_client().post(
-        "/api/sessions", json={"config": CONFIG}, headers=headers
-    )
-    assert response.status_code == 201
-    return response.get_json()["sessionId"]
 
 
 def race(count, action):
@@ -48,7 +40,7 @@ def stored_indexes(session_id):
 
 
 def test_concurrent_appends_get_gap_free_indexes_and_exact_statistics(wire_app, alice):
-    session_id = create(wire_app, alice)
+    session_id = create_session(wire_app.test_client(), alice)
     path = f"/api/sessions/{session_id}/conversations"
 
     def body(number):
@@ -76,7 +68,7 @@ def test_concurrent_appends_get_gap_free_indexes_and_exact_statistics(wire_app, 
 
 
 def test_racing_retries_of_one_message_store_it_once_without_gaps(wire_app, alice):
-    session_id = create(wire_app, alice)
+    session_id = create_session(wire_app.test_client(), alice)
     path = f"/api/sessions/{session_id}/conversations"
 
     def post(number):
@@ -99,7 +91,7 @@ def test_racing_retries_of_one_message_store_it_once_without_gaps(wire_app, alic
 
 def test_racing_different_ends_have_exactly_one_winner(wire_app, alice):
     for _ in range(5):
-        session_id = create(wire_app, alice)
+        session_id = create_session(wire_app.test_client(), alice)
         path = f"/api/sessions/{session_id}/end"
         statuses = ["completed", "abandoned"]
 
@@ -116,7 +108,7 @@ def test_racing_different_ends_have_exactly_one_winner(wire_app, alice):
 
 
 def test_appends_racing_the_end_stay_gap_free(wire_app, alice):
-    session_id = create(wire_app, alice)
+    session_id = create_session(wire_app.test_client(), alice)
 
     def act(number):
         client = wire_app.test_client()
@@ -137,7 +129,7 @@ def test_appends_racing_the_end_stay_gap_free(wire_app, alice):
 
 
 def test_racing_creates_of_one_session_id_make_one_session(wire_app, alice):
-    body = {"config": CONFIG, "sessionId": "raced-create-000001"}
+    body = {"config": SESSION_CONFIG, "sessionId": "raced-create-000001"}
 
     def post(_):
         return wire_app.test_client().post("/api/sessions", json=body, headers=alice).status_code

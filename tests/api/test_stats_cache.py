@@ -12,8 +12,8 @@ from interview_service.performance.schemas import (
     PerformanceStatsSchema,
 )
 from tests.command_log import COMMANDS
-from tests.conftest import bearer, make_app
-from tests.performance_helpers import completed, create_interview, save_performance
+from tests.conftest import bearer
+from tests.factories import completed, create_interview, save_performance
 
 TYPES = ["technical", "behavioral", "dsa"]
 COMPANIES = ["Acme", "Globex", "Initech"]
@@ -111,14 +111,13 @@ def test_repeated_stats_read_the_cache_not_the_aggregation(wire_app):
     assert answer.get_json()["summary"]["completedInterviews"] == 1
 
 
-def test_a_save_on_one_worker_is_seen_by_the_others_stats(wire_uri):
+def test_a_save_on_one_worker_is_seen_by_the_others_stats(make_app, wire_uri):
     first, second = make_app(wire_uri), make_app(wire_uri)
     alice = bearer(first.config, "alice")
     completed(first.test_client(), alice, score=60)
     before = first.test_client().get("/api/performance-stats", headers=alice).get_json()
     completed(second.test_client(), alice, score=80)
     after = first.test_client().get("/api/performance-stats", headers=alice).get_json()
-    db.disconnect()
     assert before["summary"]["completedInterviews"] == 1
     assert after["summary"]["completedInterviews"] == 2
     assert after["summary"]["averageScore"] == 70

@@ -14,12 +14,12 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from interview_service import db
-from tests.conftest import bearer, make_app
+from tests.conftest import app_on, bearer
 
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "25"))
 
 # Built at import: schemathesis' pytest fixture loader does not work with pytest 9.
-APP = make_app("mongomock://localhost/contract")
+APP = app_on("mongomock://localhost/contract")
 db.disconnect()
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", APP)
 AUTH = bearer(APP.config, "contract-user")

@@ -14,14 +14,12 @@ import pytest
 
 from interview_service import db
 from interview_service.sessions import service as sessions_service
-from tests.account_helpers import create_session
-from tests.conftest import SELECTION_TIMEOUT_MS, TIMEOUT_MS, WIRE_OPTIONS, bearer, make_app
-from tests.performance_helpers import create_interview
+from tests.conftest import SELECTION_TIMEOUT_MS, TIMEOUT_MS, WIRE_OPTIONS, bearer
+from tests.factories import ERROR_KEYS, create_interview, create_session
 
 pytestmark = pytest.mark.wire
 
 RECOVERY_BUDGET_SECONDS = 10
-ERROR_KEYS = {"success", "code", "status", "message", "error"}
 
 # One fault per case; pymongo retries each once (retryWrites/retryReads are on in db.py).
 # 91 ShutdownInProgress and 189 PrimarySteppedDown also make the driver rediscover the server.
@@ -287,7 +285,7 @@ def wait_for_status(client, path, status, timeout):
     "stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"]
 )
 def test_database_restart_is_recovered_without_losing_writes(
-    own_database, stop_signal, record_property
+    make_app, own_database, stop_signal, record_property
 ):
     uri = f"{own_database.uri}/outage?{WIRE_OPTIONS}"
     app = make_app(
@@ -295,22 +293,19 @@ def test_database_restart_is_recovered_without_losing_writes(
     )
     client = app.test_client()
     headers = bearer(app.config, "outage-user")
-    try:
-        probe = probe_collection()
-        written = [probe.insert_one({"n": n}).inserted_id for n in range(200)]
-        created = [create_interview(client, headers)["id"] for _ in range(50)]
-        assert client.get("/readyz").status_code == 200
+    probe = probe_collection()
+    written = [probe.insert_one({"n": n}).inserted_id for n in range(200)]
+    created = [create_interview(client, headers)["id"] for _ in range(50)]
+    assert client.get("/readyz").status_code == 200
 
-        own_database.stop(stop_signal)
-        assert_unavailable(lambda: client.get("/readyz"), TIMEOUT_MS / 1000 + 1)
-        assert client.get("/healthz").status_code == 200  # liveness must not follow the database
+    own_database.stop(stop_signal)
+    assert_unavailable(lambda: client.get("/readyz"), TIMEOUT_MS / 1000 + 1)
+    assert client.get("/healthz").status_code == 200  # liveness must not follow the database
 
-        own_database.start()
-        recovery = wait_for_status(client, "/readyz", 200, RECOVERY_BUDGET_SECONDS)
-        record_property("recovery_seconds", recovery)
-        assert recovery is not None
-        assert sorted(doc["_id"] for doc in probe.find({}, {"_id": 1})) == sorted(written)
-        listed = client.get("/api/interviews?limit=100", headers=headers).get_json()["items"]
-        assert sorted(item["id"] for item in listed) == sorted(created)
-    finally:
-        db.disconnect()
+    own_database.start()
+    recovery = wait_for_status(client, "/readyz", 200, RECOVERY_BUDGET_SECONDS)
+    record_property("recovery_seconds", recovery)
+    assert recovery is not None
+    assert sorted(doc["_id"] for doc in probe.find({}, {"_id": 1})) == sorted(written)
+    listed = client.get("/api/interviews?limit=100", headers=headers).get_json()["items"]
+    assert sorted(item["id"] for item in listed) == sorted(created)

@@ -10,9 +10,9 @@ import re
 import pytest
 
 from interview_service import db
-from tests.conftest import make_app
+from tests.conftest import app_on
+from tests.factories import ERROR_KEYS
 
-ERROR_KEYS = {"success", "code", "status", "message", "error"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 PATH_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 # Well-formed for every id pattern of the design (24 hex, sessionId's 16–64 [A-Za-z0-9_-]).
@@ -115,7 +115,7 @@ SEED_REQUESTS = [
     ),
 ]
 
-ROUTES_APP = make_app("mongomock://localhost/hostile-routes", CREATE_INDEXES_ON_START=False)
+ROUTES_APP = app_on("mongomock://localhost/hostile-routes", CREATE_INDEXES_ON_START=False)
 db.disconnect()
 SPEC = ROUTES_APP.test_client().get("/api/openapi.json").get_json()
 

@@ -12,23 +12,9 @@ from interview_service.performance.models import Interview, Performance, Perform
 from interview_service.sessions import service as sessions_service
 from interview_service.sessions.models import Message, Report, SessionQuerySet
 from interview_service.sessions.models import Session as SessionDocument
-from tests.account_helpers import SESSION_CONFIG
-from tests.performance_helpers import create_interview, save_performance
+from tests.factories import append, create_interview, create_session, save_performance
 
 SESSION_ID = "reused-session-id-0001"
-
-
-def create_session(client, headers, session_id=SESSION_ID):
-    response = client.post(
-        "/api/sessions", json={"config": SESSION_CONFIG, "sessionId": session_id}, headers=headers
-    )
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["session"]
-
-
-def append(client, headers, content="An answer", session_id=SESSION_ID, **fields):
-    body = {"role": "user", "content": content, **fields}
-    return client.post(f"/api/sessions/{session_id}/conversations", json=body, headers=headers)
 
 
 def detail(client, headers, session_id=SESSION_ID):
@@ -56,8 +42,10 @@ def run_before(monkeypatch, owner, name, action):
 def test_append_racing_the_delete_never_reaches_the_recreated_session(
     monkeypatch, client, alice, bob
 ):
-    create_session(client, alice)
-    assert append(client, alice, "first", clientMessageId="m-1").status_code == 201
+    create_session(client, alice, sessionId=SESSION_ID)
+    assert (
+        append(client, SESSION_ID, alice, content="first", clientMessageId="m-1").status_code == 201
+    )
     # The second append has reserved index 1 when the delete runs; its insert lands after.
     run_before(
         monkeypatch,
@@ -65,15 +53,15 @@ def test_append_racing_the_delete_never_reaches_the_recreated_session(
         "_insert",
         lambda: sessions_service.delete_session("alice", SESSION_ID),
     )
-    late = append(client, alice, "late", clientMessageId="m-2")
+    late = append(client, SESSION_ID, alice, content="late", clientMessageId="m-2")
     assert late.status_code == 201
     assert Message.objects(session_id=SESSION_ID).count() == 1  # the stray, unreachable
 
-    create_session(client, bob)
+    create_session(client, bob, sessionId=SESSION_ID)
     assert detail(client, bob)["conversations"] == []
     assert detail(client, bob)["session"]["statistics"]["totalMessages"] == 0
     # The same clientMessageId and index as the stray's: stored as bob's own, no collision.
-    again = append(client, bob, "bob's", clientMessageId="m-2")
+    again = append(client, SESSION_ID, bob, content="bob's", clientMessageId="m-2")
     assert again.status_code == 201, again.get_json()
     assert again.get_json()["messageIndex"] == 0
     answer = detail(client, bob)
@@ -84,7 +72,7 @@ def test_append_racing_the_delete_never_reaches_the_recreated_session(
 
 
 def test_reports_of_a_deleted_session_never_reach_the_recreated_one(client, alice, bob):
-    create_session(client, alice)
+    create_session(client, alice, sessionId=SESSION_ID)
     old = SessionDocument.objects.get(session_id=SESSION_ID)
     client.delete(f"/api/sessions/{SESSION_ID}", headers=alice)
     # What a report write racing the delete leaves behind.
@@ -96,7 +84,7 @@ def test_reports_of_a_deleted_session_never_reach_the_recreated_one(client, alic
         content={"summary": "alice's"},
         created_at=old.created_at,
     ).save()
-    create_session(client, bob)
+    create_session(client, bob, sessionId=SESSION_ID)
     assert detail(client, bob)["report"] is None
     assert client.get(f"/api/sessions/{SESSION_ID}/report", headers=bob).status_code == 404
     reports = client.get(f"/api/sessions/{SESSION_ID}/reports", headers=bob).get_json()
@@ -106,17 +94,17 @@ def test_reports_of_a_deleted_session_never_reach_the_recreated_one(client, alic
 def test_repair_removes_what_a_deleted_session_left_and_keeps_the_live_transcript(
     monkeypatch, client, runner, alice, bob
 ):
-    create_session(client, alice)
+    create_session(client, alice, sessionId=SESSION_ID)
     run_before(
         monkeypatch,
         sessions_service,
         "_insert",
         lambda: sessions_service.delete_session("alice", SESSION_ID),
     )
-    assert append(client, alice, "late").status_code == 201
+    assert append(client, SESSION_ID, alice, content="late").status_code == 201
     monkeypatch.undo()
-    create_session(client, bob)
-    assert append(client, bob, "kept").status_code == 201
+    create_session(client, bob, sessionId=SESSION_ID)
+    assert append(client, SESSION_ID, bob, content="kept").status_code == 201
     result = runner.invoke(args=["repair"])
     assert result.exit_code == 0, result.output
     assert "1 left by deleted sessions removed" in result.output
@@ -124,8 +112,8 @@ def test_repair_removes_what_a_deleted_session_left_and_keeps_the_live_transcrip
 
 
 def test_repair_keys_messages_of_earlier_versions_by_their_session(client, runner, alice):
-    session = create_session(client, alice)
-    assert append(client, alice, "kept").status_code == 201
+    create_session(client, alice, sessionId=SESSION_ID)
+    assert append(client, SESSION_ID, alice, content="kept").status_code == 201
     stored = SessionDocument.objects.get(session_id=SESSION_ID)
     # An earlier version stored neither the key nor a message of a deleted namesake apart.
     Message.objects(session_id=SESSION_ID).update(unset__session_ref=True)
@@ -153,9 +141,7 @@ def test_repair_keys_messages_of_earlier_versions_by_their_session(client, runne
     ]
     assert [("sessionId", 1), ("messageIndex", 1)] not in keys
     assert [("sessionId", 1), ("sessionRef", 1), ("messageIndex", 1)] in keys
-    assert [m["content"] for m in detail(client, alice, session["sessionId"])["conversations"]] == [
-        "kept"
-    ]
+    assert [m["content"] for m in detail(client, alice)["conversations"]] == ["kept"]
     assert Message.objects(session_id=SESSION_ID).count() == 1
 
 
@@ -255,12 +241,12 @@ def fail_insert_and_give_back(monkeypatch):
 
 
 def test_statistics_agree_with_the_transcript_after_a_lost_append(monkeypatch, client, alice):
-    create_session(client, alice)
-    assert append(client, alice, "kept").status_code == 201
+    create_session(client, alice, sessionId=SESSION_ID)
+    assert append(client, SESSION_ID, alice, content="kept").status_code == 201
     with monkeypatch.context() as patch:
         fail_insert_and_give_back(patch)
-        assert append(client, alice, "lost").status_code == 503
-    assert append(client, alice, "after").status_code == 201
+        assert append(client, SESSION_ID, alice, content="lost").status_code == 503
+    assert append(client, SESSION_ID, alice, content="after").status_code == 201
     answer = detail(client, alice)
     assert [m["messageIndex"] for m in answer["conversations"]] == [0, 2]
     assert answer["session"]["statistics"] == {
@@ -274,11 +260,11 @@ def test_statistics_agree_with_the_transcript_after_a_lost_append(monkeypatch, c
 def test_repair_corrects_the_stored_counters_and_reports_the_gap(
     monkeypatch, client, runner, alice
 ):
-    create_session(client, alice)
-    assert append(client, alice, "kept").status_code == 201
+    create_session(client, alice, sessionId=SESSION_ID)
+    assert append(client, SESSION_ID, alice, content="kept").status_code == 201
     with monkeypatch.context() as patch:
         fail_insert_and_give_back(patch)
-        assert append(client, alice, "lost").status_code == 503
+        assert append(client, SESSION_ID, alice, content="lost").status_code == 503
     stored = SessionDocument.objects.get(session_id=SESSION_ID)
     assert stored.statistics.total_messages == 2  # the lost append is still counted
     not_settled = runner.invoke(args=["repair"])
@@ -291,4 +277,4 @@ def test_repair_corrects_the_stored_counters_and_reports_the_gap(
     stored.reload()
     assert (stored.statistics.total_messages, stored.statistics.user_messages) == (1, 1)
     assert stored.next_message_index == 2  # the gap's index is never handed out again
-    assert append(client, alice, "next").get_json()["messageIndex"] == 2
+    assert append(client, SESSION_ID, alice, content="next").get_json()["messageIndex"] == 2

@@ -18,7 +18,7 @@ import requests
 from config.settings import RUNNING_DATABASE_URI_FILE
 from scripts.devserver import Database, free_port
 from tests.conftest import wait_until
-from tests.performance_helpers import interview_body
+from tests.factories import interview_body
 
 pytestmark = pytest.mark.slow
 

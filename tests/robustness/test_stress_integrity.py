@@ -13,9 +13,8 @@ import pytest
 from interview_service.performance.models import Interview, Performance
 from interview_service.sessions.models import Message
 from interview_service.sessions.models import Session as SessionDocument
-from tests.account_helpers import SESSION_CONFIG
 from tests.conftest import bearer
-from tests.performance_helpers import interview_body
+from tests.factories import SESSION_CONFIG, interview_body
 from tests.robustness.test_faults import failpoint
 
 pytestmark = [pytest.mark.stress, pytest.mark.wire]

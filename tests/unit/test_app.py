@@ -10,10 +10,7 @@ from werkzeug.exceptions import default_exceptions
 
 from config import Production
 from interview_service import create_app, db
-from scripts.devserver import free_port
-from tests.conftest import make_app
-
-ERROR_KEYS = {"success", "code", "status", "type", "message", "error"}
+from tests.factories import ERROR_KEYS
 
 
 def test_factory_honours_testing_config(app):
@@ -21,10 +18,9 @@ def test_factory_honours_testing_config(app):
     assert app.config["RATE_LIMIT_ENABLED"] is False
 
 
-def test_overrides_win_over_settings(db_uri):
+def test_overrides_win_over_settings(make_app, db_uri):
     application = make_app(db_uri, MESSAGE_MAX_CHARS=7)
     assert application.config["MESSAGE_MAX_CHARS"] == 7
-    db.disconnect()
 
 
 @pytest.mark.parametrize(
@@ -60,23 +56,22 @@ def test_unknown_environment_is_refused():
         create_app("staging")
 
 
+def test_limits_are_off_in_testing_by_default(client):
+    responses = [client.get("/api/openapi.json") for _ in range(5)]  # a limited route
+    assert [r.status_code for r in responses] == [200] * 5
+    assert "X-RateLimit-Remaining" not in responses[-1].headers
+
+
 def test_healthz_answers_success(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"success": True}
 
 
-def test_readyz_answers_503_quickly_when_database_is_down():
-    uri = f"mongodb://127.0.0.1:{free_port()}/down?directConnection=true"
-    application = make_app(
-        uri,
-        MONGODB_SERVER_SELECTION_TIMEOUT_MS=300,
-        MONGODB_TIMEOUT_MS=500,
-        CREATE_INDEXES_ON_START=False,
-    )
+def test_readyz_answers_503_quickly_when_database_is_down(unreachable_app):
+    application = unreachable_app()
     started = time.monotonic()
     response = application.test_client().get("/readyz")
-    db.disconnect()
     assert time.monotonic() - started < 5
     assert response.status_code == 503
     assert response.headers["Retry-After"].isdigit()
@@ -88,7 +83,7 @@ ERROR_CODES = sorted(code for code in default_exceptions if code >= 400)
 
 
 @pytest.mark.parametrize("code", ERROR_CODES)
-def test_every_http_error_has_the_same_shape(db_uri, code):
+def test_every_http_error_has_the_same_shape(make_app, db_uri, code):
     application = make_app(db_uri)
 
     @application.route("/raise")
@@ -96,7 +91,6 @@ def test_every_http_error_has_the_same_shape(db_uri, code):
         abort(code)
 
     response = application.test_client().get("/raise")
-    db.disconnect()
     body = response.get_json()
     assert response.status_code == code
     assert ERROR_KEYS <= set(body)
@@ -105,7 +99,7 @@ def test_every_http_error_has_the_same_shape(db_uri, code):
     assert re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", body["type"])
 
 
-def test_uncaught_exception_is_a_500_without_traceback(db_uri):
+def test_uncaught_exception_is_a_500_without_traceback(make_app, db_uri):
     application = make_app(db_uri)
 
     @application.route("/boom")
@@ -113,7 +107,6 @@ def test_uncaught_exception_is_a_500_without_traceback(db_uri):
         raise RuntimeError("secret internals")
 
     response = application.test_client().get("/boom")
-    db.disconnect()
     assert response.status_code == 500
     assert "secret internals" not in response.get_data(as_text=True)
     assert "Traceback" not in response.get_data(as_text=True)

@@ -24,7 +24,8 @@ CONFIG = {
 
 def claims(**changes):
     now = datetime.now(UTC)
-    base = {"sub": "alice", "iat": now, "exp": now + timedelta(minutes=5)}
+    # Valid for an hour: the parameters below are signed when the tests are collected.
+    base = {"sub": "alice", "iat": now, "exp": now + timedelta(hours=1)}
     base.update(changes)
     return {key: value for key, value in base.items() if value is not None}
 
@@ -236,6 +237,13 @@ def jwks():
     server.http.server_close()
 
 
+def assert_refused(jwks, kid, config):
+    """A token signed with `kid` is refused, the decoder's reason kept off the wire."""
+    with pytest.raises(Unauthorized, match="Invalid token") as raised:
+        verify_token(jwks.token(kid), config)
+    assert kid in str(raised.value.__context__)
+
+
 @pytest.mark.parametrize("kid", ["rsa-1", "ec-1"])
 def test_jwks_token_verifies(jwks, kid):
     assert verify_token(jwks.token(kid), jwks.config())["sub"] == "alice"
@@ -254,38 +262,34 @@ def test_jwks_keys_are_fetched_once_within_the_lifespan(jwks):
     assert jwks.fetches == 1
 
 
+def republished(jwks, config, published, wait=0.0):
+    """Verify an rsa-1 token (the keys are fetched), then publish `published`; wait `wait` s."""
+    assert verify_token(jwks.token("rsa-1"), config)["sub"] == "alice"
+    jwks.published = published
+    time.sleep(wait)
+
+
 def test_jwks_key_no_longer_published_is_refused_after_the_lifespan(jwks):
     config = jwks.config(lifespan=0.2, cooldown=0)
-    assert verify_token(jwks.token("rsa-1"), config)["sub"] == "alice"
-    jwks.published = ["ec-1"]
-    time.sleep(0.3)  # past the lifespan: the next verification fetches the JWKS again
-    with pytest.raises(Unauthorized, match="Invalid token") as raised:
-        verify_token(jwks.token("rsa-1"), config)
-    assert "rsa-1" in str(raised.value.__context__)  # the decoder's reason, kept off the wire
+    republished(jwks, config, ["ec-1"], wait=0.3)  # past the lifespan: the next one fetches
+    assert_refused(jwks, "rsa-1", config)
     assert verify_token(jwks.token("ec-1"), config)["sub"] == "alice"
 
 
 def test_jwks_unknown_kids_fetch_again_at_most_once_per_cooldown(jwks):
     config = jwks.config(lifespan=600, cooldown=600)
-    assert verify_token(jwks.token("rsa-1"), config)["sub"] == "alice"
-    jwks.published = ["rsa-1", "ec-1", "rsa-2"]
+    republished(jwks, config, ["rsa-1", "ec-1", "rsa-2"])
     for _ in range(20):
-        with pytest.raises(Unauthorized, match="Invalid token") as raised:
-            verify_token(jwks.token("rsa-2"), config)
-        assert "rsa-2" in str(raised.value.__context__)  # the decoder's reason, kept off the wire
+        assert_refused(jwks, "rsa-2", config)
     assert jwks.fetches == 1
 
 
 def test_jwks_key_rotated_in_verifies_once_the_cooldown_passed(jwks):
     config = jwks.config(lifespan=600, cooldown=0.2)
-    assert verify_token(jwks.token("rsa-1"), config)["sub"] == "alice"
-    jwks.published = ["rsa-2"]
-    time.sleep(0.3)  # past the cooldown: an unknown kid fetches the JWKS again
+    republished(jwks, config, ["rsa-2"], wait=0.3)  # past the cooldown: an unknown kid fetches
     assert verify_token(jwks.token("rsa-2"), config)["sub"] == "alice"
     assert jwks.fetches == 2
-    with pytest.raises(Unauthorized, match="Invalid token") as raised:
-        verify_token(jwks.token("rsa-1"), config)
-    assert "rsa-1" in str(raised.value.__context__)  # the decoder's reason, kept off the wire
+    assert_refused(jwks, "rsa-1", config)
 
 
 def test_issue_token_command_prints_a_valid_token(app, runner):

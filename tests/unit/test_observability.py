@@ -10,11 +10,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from config import ConfigError, Development, Production, Testing
-from interview_service import db
 from interview_service.auth import current_user, issue_token
 from interview_service.observability import JsonLogHandler, log_format
-from scripts.devserver import free_port
-from tests.conftest import make_app
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -34,11 +31,9 @@ def add_test_routes(application):
 
 
 @pytest.fixture
-def test_app(db_uri):
-    """The app on the tier under test, with the test routes."""
-    application = add_test_routes(make_app(db_uri))
-    yield application
-    db.disconnect()
+def test_app(make_app, db_uri):
+    """The app with the test routes."""
+    return add_test_routes(make_app(db_uri))
 
 
 class LogCapture:
@@ -159,20 +154,18 @@ def test_unhandled_error_is_logged_as_json_with_traceback(test_app, log_capture)
     assert response.get_json()["success"] is False
 
 
-def test_log_level_is_honoured(db_uri, log_capture):
+def test_log_level_is_honoured(make_app, db_uri, log_capture):
     application = make_app(db_uri, LOG_LEVEL="WARNING")
     log_capture.attach()
     response = application.test_client().get("/healthz")
-    db.disconnect()
     assert response.status_code == 200
     assert logging.getLogger().level == logging.WARNING
     assert request_lines(log_capture) == []
 
 
-def test_log_handler_is_installed_once(db_uri):
+def test_log_handler_is_installed_once(make_app, db_uri):
     make_app(db_uri)
     make_app(db_uri)
-    db.disconnect()
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, JsonLogHandler)]
     assert len(handlers) == 1
 
@@ -182,11 +175,10 @@ def test_forwarded_for_is_ignored_without_proxy_fix(test_app, log_capture):
     assert request_lines(log_capture)[0]["remote_addr"] == "127.0.0.1"
 
 
-def test_forwarded_for_is_trusted_with_proxy_fix(db_uri, log_capture):
+def test_forwarded_for_is_trusted_with_proxy_fix(make_app, db_uri, log_capture):
     application = make_app(db_uri, PROXY_FIX_X_FOR=1)
     log_capture.attach()
     application.test_client().get("/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
-    db.disconnect()
     assert request_lines(log_capture)[0]["remote_addr"] == "203.0.113.9"
 
 
@@ -205,13 +197,17 @@ def sample(samples, name, **labels):
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def growth(client, name, labels, *paths):
+    """How much the sample `name` with `labels` grows while `client` gets each of `paths`."""
+    before = sample(scrape(client), name, **labels)
+    for path in paths:
+        client.get(path)
+    return sample(scrape(client), name, **labels) - before
+
+
 def test_metrics_count_requests_by_route_and_status(client):
     labels = {"method": "GET", "endpoint": "/healthz", "status": "200"}
-    before = sample(scrape(client), "http_requests_total", **labels)
-    client.get("/healthz")
-    client.get("/healthz")
-    after = sample(scrape(client), "http_requests_total", **labels)
-    assert after - before == 2
+    assert growth(client, "http_requests_total", labels, "/healthz", "/healthz") == 2
 
 
 def test_metrics_count_errors_under_their_status(test_app):
@@ -225,10 +221,7 @@ def test_metrics_count_errors_under_their_status(test_app):
 
 def test_metrics_observe_latency_by_route(client):
     labels = {"method": "GET", "endpoint": "/readyz"}
-    before = sample(scrape(client), "http_request_duration_seconds_count", **labels)
-    client.get("/readyz")
-    after = sample(scrape(client), "http_request_duration_seconds_count", **labels)
-    assert after - before == 1
+    assert growth(client, "http_request_duration_seconds_count", labels, "/readyz") == 1
 
 
 def test_metrics_use_the_route_template_not_the_path(test_app):
@@ -242,19 +235,11 @@ def test_metrics_use_the_route_template_not_the_path(test_app):
     assert not any("/things/one" in str(key) for key in samples)
 
 
-def test_metrics_count_database_outages():
-    uri = f"mongodb://127.0.0.1:{free_port()}/down?directConnection=true"
-    application = make_app(
-        uri,
-        MONGODB_SERVER_SELECTION_TIMEOUT_MS=200,
-        MONGODB_TIMEOUT_MS=300,
-        CREATE_INDEXES_ON_START=False,
-    )
-    client = application.test_client()
+def test_metrics_count_database_outages(unreachable_app):
+    client = unreachable_app().test_client()
     before = sample(scrape(client), "database_unavailable_total")
     response = client.get("/readyz")
     after = sample(scrape(client), "database_unavailable_total")
-    db.disconnect()
     assert response.status_code == 503
     assert after - before == 1
 
@@ -266,10 +251,9 @@ def test_metrics_content_type_is_prometheus_text(client):
     assert b"# TYPE http_requests_total counter" in response.data
 
 
-def test_metrics_disabled_answers_404(db_uri):
+def test_metrics_disabled_answers_404(make_app, db_uri):
     application = make_app(db_uri, METRICS_ENABLED=False)
     response = application.test_client().get("/metrics")
-    db.disconnect()
     assert response.status_code == 404
     assert response.get_json()["success"] is False
 
@@ -298,7 +282,7 @@ def test_json_log_lines_carry_no_terminal_colour_codes(test_app, log_capture):
     assert line["message"] == "red and bold green"
 
 
-def test_text_log_format_writes_readable_lines(db_uri):
+def test_text_log_format_writes_readable_lines(make_app, db_uri):
     application = make_app(db_uri, LOG_FORMAT="text")
     capture = LogCapture()
     capture.attach()
@@ -306,7 +290,6 @@ def test_text_log_format_writes_readable_lines(db_uri):
         application.test_client().get("/api/performance-stats")
     finally:
         capture.detach()
-        db.disconnect()
     [line] = [line for line in capture.stream.getvalue().splitlines() if "requests" in line]
     assert not line.startswith("{")
     assert "INFO    interview_service.requests: GET /api/performance-stats 401" in line
@@ -324,6 +307,6 @@ def test_log_format_defaults_to_auto_in_development_and_json_elsewhere():
     assert Production.LOG_FORMAT == "json" and Testing.LOG_FORMAT == "json"
 
 
-def test_unknown_log_format_is_refused():
+def test_unknown_log_format_is_refused(make_app):
     with pytest.raises(ConfigError, match="LOG_FORMAT"):
         make_app("mongomock://localhost/x", LOG_FORMAT="yaml")

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from interview_service import db
 from scripts.devserver import free_port
-from tests.conftest import make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tests" / "typescript"
@@ -56,7 +54,7 @@ def components_shadowing_globals(typescript_lib):
 
 
 @pytest.fixture
-def served_app():
+def served_app(make_app):
     """The app served over HTTP on a free loopback port, for a browser."""
     app = make_app("mongomock://localhost/swagger-ui")
     server = make_server("127.0.0.1", free_port(), app, threaded=True)
@@ -65,7 +63,6 @@ def served_app():
     yield app, f"http://127.0.0.1:{server.port}"
     server.shutdown()
     thread.join()
-    db.disconnect()
 
 
 def test_swagger_ui_renders_the_operations_offline(served_app):

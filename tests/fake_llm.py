@@ -1,22 +1,10 @@
-"""A fake OpenAI-compatible chat-completions server on loopback, and builders for the
-feedback tests: an ended session with a known transcript, the model's answers."""
+"""A fake OpenAI-compatible chat-completions server on loopback, and the model's answers
+(for factories.TRANSCRIPT) the feedback tests script it with."""
 
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-from tests.account_helpers import SESSION_CONFIG as CONFIG
-from tests.performance_helpers import create_interview
-
-# messageIndex 0..3: question, answer, question, answer. The texts are searched for in logs.
-TRANSCRIPT = [
-    {"role": "assistant", "content": "How would you shard a zebra-ledger?", "isQuestion": True},
-    {"role": "user", "content": "By customer id, with a quokka-rebalancer moving hot ranges."},
-    {"role": "assistant", "content": "How do you test a flaky marmot-queue?", "isQuestion": True},
-    {"role": "user", "content": "Record the seed and replay it in a narwhal-harness."},
-]
-SECRET_WORDS = ("zebra-ledger", "quokka-rebalancer", "marmot-queue", "narwhal-harness")
 
 
 def answer(**changes):
@@ -162,37 +150,6 @@ def provider_settings(fake, **overrides):
         "LLM_MAX_RETRIES": 0,
         **overrides,
     }
-
-
-def ended_session(client, headers=None, interview_id=None, messages=TRANSCRIPT, end=True):
-    """A session with `messages`, ended (unless `end` is False); returns its sessionId."""
-    config = {**CONFIG, "interviewId": interview_id} if interview_id else CONFIG
-    response = client.post("/api/sessions", json={"config": config}, headers=headers)
-    assert response.status_code == 201, response.get_json()
-    session_id = response.get_json()["sessionId"]
-    if messages:
-        batch = [
-            {"role": m["role"], "content": m["content"], "metadata": {"isQuestion": True}}
-            if m.get("isQuestion")
-            else {"role": m["role"], "content": m["content"]}
-            for m in messages
-        ]
-        response = client.post(
-            f"/api/sessions/{session_id}/conversations",
-            json={"messages": batch},
-            headers=headers,
-        )
-        assert response.status_code == 201, response.get_json()
-    if end:
-        response = client.put(f"/api/sessions/{session_id}/end", headers=headers)
-        assert response.status_code == 200, response.get_json()
-    return session_id
-
-
-def linked_session(client, headers, **interview):
-    """An interview of the caller and an ended session linked to it: (session_id, interview_id)."""
-    interview_id = create_interview(client, headers, **interview)["id"]
-    return ended_session(client, headers, interview_id), interview_id
 
 
 def generate(client, session_id, headers=None, path="feedback/generate", **extra):

@@ -37,11 +37,14 @@ def session_url(session_id, suffix=""):
     return f"/api/sessions/{session_id}{suffix}"
 
 
+def post_session(client, headers=None, **body):
+    """POST a session (SESSION_CONFIG unless `body` has a config); returns the response."""
+    return client.post("/api/sessions", json={"config": SESSION_CONFIG, **body}, headers=headers)
+
+
 def create_session(client, headers=None, **body):
     """Create a session (SESSION_CONFIG unless `body` has a config); returns its sessionId."""
-    response = client.post(
-        "/api/sessions", json={"config": SESSION_CONFIG, **body}, headers=headers
-    )
+    response = post_session(client, headers, **body)
     assert response.status_code == 201, response.get_json()
     return response.get_json()["sessionId"]
 

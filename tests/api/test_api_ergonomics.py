@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from config import Development
-from tests.factories import SESSION_CONFIG, create_interview, create_session, interview_body
+from tests.factories import create_interview, create_session, interview_body, post_session
 
 MESSAGE = {"role": "assistant", "content": "Tell me about yourself."}
 
@@ -72,7 +72,7 @@ def test_malformed_json_is_a_400_that_says_so(client, alice, body):
 
 
 def test_every_201_carries_a_location_that_answers(client, alice):
-    created = client.post("/api/sessions", json={"config": SESSION_CONFIG}, headers=alice)
+    created = post_session(client, alice)
     session_id = created.get_json()["sessionId"]
     interview = create_interview(client, alice)
     answers = [
@@ -99,7 +99,7 @@ def test_every_201_carries_a_location_that_answers(client, alice):
 
 
 def test_location_names_the_created_resource(client, alice):
-    created = client.post("/api/sessions", json={"config": SESSION_CONFIG}, headers=alice)
+    created = post_session(client, alice)
     interview = client.post("/api/interviews", json=interview_body(), headers=alice)
     assert created.headers["Location"] == f"/api/sessions/{created.get_json()['sessionId']}"
     assert (

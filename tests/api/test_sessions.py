@@ -15,6 +15,7 @@ from tests.factories import (
     collect_pages,
     create_session,
     iso,
+    post_session,
     question,
     session_url,
     transcript,
@@ -30,14 +31,8 @@ OUT_OF_CALENDAR = "Not a valid datetime: outside years 0001-9999 in UTC."
 
 
 def test_create_session_answers_201_with_unguessable_id(client, alice):
-    response = client.post(
-        "/api/sessions",
-        json={
-            "config": SESSION_CONFIG,
-            "resume": {"fileName": "cv.txt", "content": "Ten years of Go"},
-        },
-        headers=alice,
-    )
+    resume = {"fileName": "cv.txt", "content": "Ten years of Go"}
+    response = post_session(client, alice, resume=resume)
     body = response.get_json()
     session = body["session"]
     assert response.status_code == 201
@@ -64,11 +59,7 @@ def test_create_generates_a_new_id_each_time(client, alice):
 
 
 def test_create_keeps_a_client_session_id(client, alice):
-    response = client.post(
-        "/api/sessions",
-        json={"config": SESSION_CONFIG, "sessionId": "client-made_id-0001"},
-        headers=alice,
-    )
+    response = post_session(client, alice, sessionId="client-made_id-0001")
     assert response.status_code == 201
     assert response.get_json()["sessionId"] == "client-made_id-0001"
     assert response.get_json()["session"]["sessionId"] == "client-made_id-0001"
@@ -91,11 +82,7 @@ def test_create_same_session_id_again_answers_200_with_the_existing_session(clie
 
 def test_create_same_session_id_by_another_user_answers_409(client, alice, bob):
     create_session(client, alice, sessionId="taken-session-id-001")
-    response = client.post(
-        "/api/sessions",
-        json={"config": SESSION_CONFIG, "sessionId": "taken-session-id-001"},
-        headers=bob,
-    )
+    response = post_session(client, bob, sessionId="taken-session-id-001")
     assert response.status_code == 409
     assert response.get_json()["error"] == "sessionId is already in use"
     assert client.get("/api/sessions", headers=bob).get_json()["items"] == []
@@ -103,11 +90,7 @@ def test_create_same_session_id_by_another_user_answers_409(client, alice, bob):
 
 def test_create_same_anonymous_session_id_with_a_token_answers_409(client, alice):
     create_session(client, sessionId="Jq2Zk3X9vB0mW7tL5rN8pQ")
-    response = client.post(
-        "/api/sessions",
-        json={"config": SESSION_CONFIG, "sessionId": "Jq2Zk3X9vB0mW7tL5rN8pQ"},
-        headers=alice,
-    )
+    response = post_session(client, alice, sessionId="Jq2Zk3X9vB0mW7tL5rN8pQ")
     assert response.status_code == 409
     assert response.get_json()["success"] is False
 
@@ -121,14 +104,14 @@ def test_create_same_anonymous_session_id_anonymously_answers_200(client):
 
 
 def test_create_without_token_makes_an_anonymous_session(client):
-    response = client.post("/api/sessions", json={"config": SESSION_CONFIG})
+    response = post_session(client)
     assert response.status_code == 201
     assert response.get_json()["session"]["userId"] is None
 
 
 def test_create_without_token_when_anonymous_is_off_answers_401(app, client):
     app.config["ALLOW_ANONYMOUS_SESSIONS"] = False
-    response = client.post("/api/sessions", json={"config": SESSION_CONFIG})
+    response = post_session(client)
     assert response.status_code == 401
     assert response.get_json()["error"] == "Missing bearer token"
     assert SessionDocument.objects.count() == 0
@@ -159,9 +142,7 @@ def test_invalid_input_with_a_bad_token_answers_401_first(client):
 
 
 def test_create_with_a_bad_token_answers_401(client):
-    response = client.post(
-        "/api/sessions", json={"config": SESSION_CONFIG}, headers={"Authorization": "Bearer nope"}
-    )
+    response = post_session(client, {"Authorization": "Bearer nope"})
     assert response.status_code == 401
     assert response.get_json()["error"].startswith("Invalid token")
 
@@ -220,25 +201,21 @@ def test_create_with_invalid_body_answers_422(client, alice, body, errors):
     assert SessionDocument.objects.count() == 0
 
 
-def test_create_with_resume_over_the_limit_answers_422(app, client, alice):
+def create_with_resume(app, client, headers, chars):
+    """POST a session whose résumé has `chars` characters, RESUME_MAX_CHARS being 10."""
     app.config["RESUME_MAX_CHARS"] = 10
-    response = client.post(
-        "/api/sessions",
-        json={"config": SESSION_CONFIG, "resume": {"content": "x" * 11}},
-        headers=alice,
-    )
+    return post_session(client, headers, resume={"content": "x" * chars})
+
+
+def test_create_with_resume_over_the_limit_answers_422(app, client, alice):
+    response = create_with_resume(app, client, alice, 11)
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"resume": {"content": ["Longer than 10 characters."]}}
     assert SessionDocument.objects.count() == 0
 
 
 def test_create_with_resume_at_the_limit_answers_201(app, client, alice):
-    app.config["RESUME_MAX_CHARS"] = 10
-    response = client.post(
-        "/api/sessions",
-        json={"config": SESSION_CONFIG, "resume": {"content": "x" * 10}},
-        headers=alice,
-    )
+    response = create_with_resume(app, client, alice, 10)
     assert response.status_code == 201
     assert response.get_json()["session"]["resume"]["content"] == "x" * 10
 

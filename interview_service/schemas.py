@@ -46,6 +46,10 @@ class FullMatch(validate.Regexp):
         return value
 
 
+OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
+OBJECT_ID = FullMatch(OBJECT_ID_PATTERN, error="Must be a 24-character hex id")
+
+
 class Cursor(fields.String):
     """An opaque `nextCursor`, loaded as its (sort key, ObjectId) when the key is one of
     `key_types`; anything else (a forged value, a string, NaN, an integer past 64 bits) is 422."""

@@ -43,7 +43,7 @@ def bind(state):
 
 def report_location(report):
     """Where the report is read (and a pending one polled)."""
-    return url_for("sessions.ReportItem", session_id=report.session_id, report_id=str(report.id))
+    return url_for("sessions.ReportItem", session_id=report.session_id, report_id=report.id)
 
 
 def document_errors(view):

@@ -70,11 +70,11 @@ class Interviews(MethodView):
     def post(self, data):
         """Create an interview (status ready)."""
         interview = service.create_interview(current_user(), data)
-        location = url_for(".InterviewItem", interview_id=str(interview.id))
+        location = url_for(".InterviewItem", interview_id=interview.id)
         return {"interview": interview}, 201, {"Location": location}
 
 
-@blp.route("/interviews/<interview_id>")
+@blp.route("/interviews/<objectid:interview_id>")
 class InterviewItem(MethodView):
     """One of the caller's interviews."""
 
@@ -98,7 +98,7 @@ class InterviewItem(MethodView):
         return {"message": DELETED}
 
 
-@blp.route("/interviews/<interview_id>/performance")
+@blp.route("/interviews/<objectid:interview_id>/performance")
 class InterviewPerformance(MethodView):
     """The scored result of one interview."""
 
@@ -111,7 +111,7 @@ class InterviewPerformance(MethodView):
         result = service.save_performance(current_user(), interview_id, data)
         if not result.created:
             return _saved(result), 200
-        location = url_for(".PerformanceItem", performance_id=str(result.performance.id))
+        location = url_for(".PerformanceItem", performance_id=result.performance.id)
         return _saved(result), 201, {"Location": location}
 
 
@@ -187,7 +187,7 @@ class PerformanceExport(MethodView):
         )
 
 
-@blp.route("/performances/<performance_id>")
+@blp.route("/performances/<objectid:performance_id>")
 class PerformanceItem(MethodView):
     """One performance."""
 

@@ -12,8 +12,8 @@ from interview_service.performance.models import (
     search_tokens,
 )
 from interview_service.schemas import (
+    OBJECT_ID,
     Cursor,
-    FullMatch,
     LegacyIdSchema,
     ListOrEmpty,
     PageArgsSchema,
@@ -22,7 +22,6 @@ from interview_service.schemas import (
     UTCDateTime,
 )
 
-OBJECT_ID = FullMatch(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id")
 NAME = validate.Length(min=1, max=200)
 THEME = fields.String(validate=validate.Length(max=2000))
 MAX_MINUTES = 7 * 24 * 60  # a week: keeps sums finite and catches unit mistakes (seconds, ms)

@@ -9,6 +9,7 @@ from marshmallow import ValidationError, fields, post_dump, post_load, validate,
 
 from interview_service.pagination import INT64_MAX
 from interview_service.schemas import (
+    OBJECT_ID,
     Cursor,
     FullMatch,
     LegacyIdSchema,
@@ -72,7 +73,7 @@ class SessionConfigSchema(ma.Schema):
     interview_id = fields.String(
         data_key="interviewId",
         allow_none=True,
-        validate=validate.Regexp(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id"),
+        validate=OBJECT_ID,
         metadata={"description": "An interview of the same user; its result comes from reports"},
     )
 

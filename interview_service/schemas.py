@@ -112,6 +112,14 @@ class PageSchema(ResponseSchema):
     next_cursor = fields.String(data_key="nextCursor", allow_none=True, dump_default=None)
 
 
+def page_schema(item_schema, name=None, **more_fields):
+    """The schema of a page of `item_schema` (with `more_fields` after the items), named
+    `<name>PageSchema` (`name` defaults to the item schema's)."""
+    name = name or item_schema.__name__.removesuffix("Schema")
+    items = fields.List(fields.Nested(item_schema))
+    return type(f"{name}PageSchema", (PageSchema,), {"items": items, **more_fields})
+
+
 class ErrorSchema(ma.Schema):
     """The one error shape."""
 

@@ -62,8 +62,7 @@ class Interviews(MethodView):
     @blp.response(200, InterviewPageSchema)
     def get(self, args):
         """List the caller's interviews, newest first."""
-        items, next_cursor = service.list_interviews(current_user(), **args)
-        return {"items": items, "next_cursor": next_cursor}
+        return service.list_interviews(current_user(), **args)
 
     @blp.arguments(InterviewCreateSchema)
     @blp.response(201, InterviewResponseSchema)
@@ -161,10 +160,9 @@ class Performances(MethodView):
     @blp.response(200, PerformancePageSchema)
     def get(self, args):
         """List performances: filters, keyword search `q`, `sort` and cursor paging."""
-        items, next_cursor = service.list_performances(
+        return service.list_performances(
             current_user(), _filters(args), args["sort"], args["limit"], args.get("cursor")
         )
-        return {"items": items, "next_cursor": next_cursor}
 
 
 @blp.route("/performances/export.csv")

@@ -17,9 +17,9 @@ from interview_service.schemas import (
     LegacyIdSchema,
     ListOrEmpty,
     PageArgsSchema,
-    PageSchema,
     ResponseSchema,
     UTCDateTime,
+    page_schema,
 )
 
 NAME = validate.Length(min=1, max=200)
@@ -118,10 +118,7 @@ class InterviewResponseSchema(ResponseSchema):
     interview = fields.Nested(InterviewSchema)
 
 
-class InterviewPageSchema(PageSchema):
-    """A page of interviews, newest first."""
-
-    items = fields.List(fields.Nested(InterviewSchema))
+InterviewPageSchema = page_schema(InterviewSchema)
 
 
 class InterviewCountsSchema(ma.Schema):
@@ -358,10 +355,7 @@ class PerformanceResponseSchema(ResponseSchema):
     performance = fields.Nested(PerformanceSchema)
 
 
-class PerformancePageSchema(PageSchema):
-    """A page of performances."""
-
-    items = fields.List(fields.Nested(PerformanceSchema))
+PerformancePageSchema = page_schema(PerformanceSchema)
 
 
 # --- analytics ----------------------------------------------------------------------------

@@ -43,10 +43,9 @@ class Sessions(MethodView):
     @blp.token_required
     def get(self, args):
         """List the caller's sessions, newest first."""
-        items, next_cursor = service.list_sessions(
+        return service.list_sessions(
             current_user(), args.get("status"), args["limit"], args.get("cursor")
         )
-        return {"items": items, "next_cursor": next_cursor}
 
     @blp.arguments(SessionCreateSchema)
     @blp.response(201, SessionCreatedSchema)

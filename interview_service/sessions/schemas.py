@@ -15,9 +15,9 @@ from interview_service.schemas import (
     LegacyIdSchema,
     ListOrEmpty,
     PageArgsSchema,
-    PageSchema,
     ResponseSchema,
     UTCDateTime,
+    page_schema,
 )
 from interview_service.sessions.models import (
     DIFFICULTIES,
@@ -495,25 +495,21 @@ class ReportResponseSchema(ResponseSchema):
     report = fields.Nested(ReportSchema)
 
 
-class SessionPageSchema(PageSchema):
-    """A page of the caller's sessions (résumé text left out)."""
-
-    items = fields.List(fields.Nested(SessionSummarySchema))
-
-
-class MessagePageSchema(PageSchema):
-    """A page of a transcript, with what the agent SPA reads of the original's answer."""
-
-    items = fields.List(fields.Nested(MessageSchema))
-    session_id = fields.String(data_key="sessionId")
-    session_status = fields.String(data_key="sessionStatus")
-    count = fields.Integer(metadata={"description": "Messages in the whole session"})
-    conversations = fields.List(
+# The caller's sessions (résumé text left out).
+SessionPageSchema = page_schema(SessionSummarySchema, "Session")
+# A transcript page, with what the agent SPA reads of the original's answer.
+MessagePageSchema = page_schema(
+    MessageSchema,
+    session_id=fields.String(data_key="sessionId"),
+    session_status=fields.String(data_key="sessionStatus"),
+    count=fields.Integer(metadata={"description": "Messages in the whole session"}),
+    conversations=fields.List(
         fields.Nested(MessageSchema),
         attribute="items",
         dump_only=True,
         metadata={"description": "The same messages as `items`"},
-    )
+    ),
+)
 
 
 class ReportListSchema(ResponseSchema):

@@ -186,7 +186,7 @@ def session_detail(user, session_id):
 
 
 def list_sessions(user, status=None, limit=20, cursor=None):
-    """A page of the caller's sessions, newest first: (items, next_cursor)."""
+    """A page of the caller's sessions, newest first."""
     sessions = Session.objects.owned_by(user).with_status(status).exclude("resume.content")
     return paginate(sessions, limit, cursor, read=partial(db.read_raw, Session))
 
@@ -431,7 +431,7 @@ def transcript_page(user, session_id, after=None, limit=20, cursor=None):
         after, cursor = (after, None) if after >= cursor[0] else (None, cursor)
     if after is not None:
         messages = messages.filter(message_index__gt=after)
-    items, next_cursor = paginate(
+    page = paginate(
         messages,
         limit,
         cursor,
@@ -440,8 +440,7 @@ def transcript_page(user, session_id, after=None, limit=20, cursor=None):
         read=partial(db.read_raw, Message),
     )
     return {
-        "items": items,
-        "next_cursor": next_cursor,
+        **page,
         "session_id": session.session_id,
         "session_status": session.status,
         "count": count,

@@ -484,3 +484,7 @@ class PerformanceStatsSchema(ResponseSchema):
     time_management = fields.Nested(TimeManagementSchema, data_key="timeManagement")
     feedback_themes = fields.Nested(FeedbackThemesSchema, data_key="feedbackThemes")
     recent = fields.List(fields.Nested(LegacyPerformanceSchema))
+
+
+# The account export's parts from this module: name → schema of each item.
+EXPORT_SCHEMAS = {"interviews": InterviewSchema, "performances": PerformanceSchema}

@@ -9,8 +9,8 @@ from interview_service.sessions import service
 from interview_service.sessions.schemas import (
     ConversationAppendedSchema,
     ConversationAppendSchema,
-    ConversationPageArgsSchema,
     IdempotencyHeaderSchema,
+    MessagePageArgsSchema,
     MessagePageSchema,
     ReportArgsSchema,
     ReportCreateSchema,
@@ -75,10 +75,10 @@ class SessionItem(MethodView):
 
 
 @blp.route("/sessions/<string:session_id>/conversations")
-class Conversations(MethodView):
+class Messages(MethodView):
     """A session's transcript."""
 
-    @blp.arguments(ConversationPageArgsSchema, location="query")
+    @blp.arguments(MessagePageArgsSchema, location="query")
     @blp.response(200, MessagePageSchema)
     def get(self, args, session_id):
         """Page through the transcript in order (with the session's status and message count)."""
@@ -99,7 +99,7 @@ class Conversations(MethodView):
             batch=data["batch"],
             idempotency_key=headers.get("idempotency_key"),
         )
-        location = {"Location": url_for(".Conversations", session_id=session_id)}
+        location = {"Location": url_for(".Messages", session_id=session_id)}
         if data["batch"]:
             indexes = [message.message_index for message in messages]
             return {"message_indexes": indexes, "conversations": messages}, 201, location

@@ -375,7 +375,7 @@ class SessionListArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
 
 
-class ConversationPageArgsSchema(PageArgsSchema):
+class MessagePageArgsSchema(PageArgsSchema):
     """Query of GET …/conversations: `after` a messageIndex, or the opaque `cursor`."""
 
     after = fields.Integer(
@@ -516,3 +516,15 @@ class ReportListSchema(ResponseSchema):
     """Every report of a session, newest first."""
 
     items = fields.List(fields.Nested(ReportSchema))
+
+
+class ExportedSessionSchema(ma.Schema):
+    """A session with its whole transcript (in order) and every report (newest first)."""
+
+    session = fields.Nested(SessionSchema)
+    conversations = fields.List(fields.Nested(MessageSchema))
+    reports = fields.List(fields.Nested(ReportSchema))
+
+
+# The account export's parts from this module: name → schema of each item.
+EXPORT_SCHEMAS = {"sessions": ExportedSessionSchema}

@@ -43,19 +43,15 @@ def _pieces(parts):
 
 
 def _item(schema, item):
-    """Pieces of one item dumped with `schema`, its lists of nested items (lazy cursors, say,
-    as a session's transcript) written an item at a time."""
-    lists = {
-        name: field
-        for name, field in schema.dump_fields.items()
-        if isinstance(field, fields.List) and isinstance(field.inner, fields.Nested)
-    }
-    if not lists:
+    """Pieces of one item dumped with `schema`. A module's composed item (a dict, such as a
+    session with cursors on its transcript and reports) is written field by field, its lists
+    of nested items one item at a time; anything else (a document) is dumped whole."""
+    if not isinstance(item, dict):
         yield json.dumps(schema.dump(item))
         return
     for number, (name, field) in enumerate(schema.dump_fields.items()):
         yield ("{" if number == 0 else ", ") + f"{json.dumps(field.data_key or name)}: "
-        if name in lists:
+        if isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
             inner = field.inner.schema
             yield from _array(_item(inner, value) for value in item[field.attribute or name])
         else:

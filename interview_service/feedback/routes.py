@@ -9,6 +9,7 @@ from interview_service.auth import current_user
 from interview_service.extensions import Blueprint
 from interview_service.feedback import provider, service, worker
 from interview_service.feedback.schemas import GenerateHeadersSchema
+from interview_service.openapi import header
 from interview_service.sessions import service as sessions_service
 from interview_service.sessions.models import PENDING
 from interview_service.sessions.schemas import IdempotencyHeaderSchema, ReportResponseSchema
@@ -76,12 +77,7 @@ class ReportGenerate(MethodView):
         202,
         schema=ReportResponseSchema,
         description="Queued (Prefer: respond-async): poll the report at Location",
-        headers={
-            "Location": {
-                "description": "GET /api/sessions/{sessionId}/reports/{reportId}",
-                "schema": {"type": "string"},
-            }
-        },
+        headers={"Location": header("GET /api/sessions/{sessionId}/reports/{reportId}")},
     )
     @document_errors
     def post(self, headers, session_id):

@@ -39,6 +39,12 @@ DELETED = "Interview deleted"
 PAGING = ("limit", "cursor", "sort")
 
 
+def _delete(interview_id):
+    """Delete the caller's interview and its performance; the answer of both delete routes."""
+    service.delete_interview(current_user(), interview_id)
+    return {"message": DELETED}
+
+
 def _filters(args):
     """The filter arguments of a list/stats/export query."""
     return {key: value for key, value in args.items() if key not in PAGING}
@@ -93,8 +99,7 @@ class InterviewItem(MethodView):
     @blp.response(200, ConfirmationSchema)
     def delete(self, interview_id):
         """Delete an interview and its performance."""
-        service.delete_interview(current_user(), interview_id)
-        return {"message": DELETED}
+        return _delete(interview_id)
 
 
 @blp.route("/interviews/<objectid:interview_id>/performance")
@@ -136,8 +141,7 @@ class LegacyDeleteInterview(MethodView):
     def delete(self, query, body):
         """Delete an interview (id in the JSON body or ?interviewId=) and its performance."""
         interview_id = service.interview_id_of(body.get("interview_id"), query.get("interview_id"))
-        service.delete_interview(current_user(), interview_id)
-        return {"message": DELETED}
+        return _delete(interview_id)
 
 
 @blp.route("/save-performance")

@@ -52,20 +52,19 @@ def test_malformed_id_without_token_answers_401(client, method, path, bad_id):
     assert response.get_json()["type"] == "missing_token"
 
 
-@pytest.mark.parametrize("bad_id", MALFORMED)
-def test_malformed_performance_id_answers_the_performance_404(client, alice, bad_id):
-    response = client.get(f"/api/performances/{bad_id}", headers=alice)
-    assert response.status_code == 404
-    assert response.get_json()["error"] == "Performance not found"
+def owned_path(client, headers, resource, bad_id):
+    """The path of `resource` (a performance, or a report of a new session) with `bad_id`."""
+    if resource == "Performance":
+        return f"/api/performances/{bad_id}"
+    created = client.post("/api/sessions", json={"config": CONFIG}, headers=headers)
+    return f"/api/sessions/{created.get_json()['sessionId']}/reports/{bad_id}"
 
 
 @pytest.mark.parametrize("bad_id", MALFORMED)
-def test_malformed_report_id_answers_the_report_404(client, alice, bad_id):
-    created = client.post("/api/sessions", json={"config": CONFIG}, headers=alice)
-    session_id = created.get_json()["sessionId"]
-    response = client.get(f"/api/sessions/{session_id}/reports/{bad_id}", headers=alice)
-    assert response.status_code == 404
-    assert response.get_json()["error"] == "Report not found"
+@pytest.mark.parametrize("resource", ["Performance", "Report"])
+def test_malformed_id_answers_the_resources_own_404(client, alice, resource, bad_id):
+    response = client.get(owned_path(client, alice, resource, bad_id), headers=alice)
+    assert (response.status_code, response.get_json()["error"]) == (404, f"{resource} not found")
 
 
 def test_put_performance_with_a_malformed_path_id_and_a_body_id_is_422(client, alice):

@@ -4,6 +4,7 @@ import functools
 import re
 
 import mongoengine
+from mongoengine.base import BaseField
 from mongoengine.connection import get_db
 from pymongo.errors import ConfigurationError
 from pymongo.uri_parser import parse_uri
@@ -83,11 +84,15 @@ def disconnect():
     mongoengine.disconnect(ALIAS)
 
 
+def read_raw(document_class, queryset):
+    """The documents of `queryset` read raw (`as_pymongo()`) as `attributes_of` dicts: what the
+    response schemas read from documents, without the cost of building them (hot read paths)."""
+    return [attributes_of(document_class, raw) for raw in queryset.as_pymongo()]
+
+
 def attributes_of(document_class, raw):
-    """A stored document read raw (`as_pymongo()`) keyed by `document_class`'s attribute names,
-    `_id` as `id`, embedded documents (alone or in lists) alike, unset fields at their
-    defaults: what the response schemas read from a document, without the cost of building
-    one (hot read paths)."""
+    """One raw document keyed by `document_class`'s attribute names, `_id` as `id`, embedded
+    documents (alone or in lists) alike, unset fields at their defaults."""
     fields = _fields_by_db_name(document_class)
     attributes = {}
     for key, value in raw.items():
@@ -101,21 +106,28 @@ def attributes_of(document_class, raw):
         elif embedded is not None and isinstance(value, list):
             value = [attributes_of(embedded, item) for item in value]
         attributes[field.name] = value
-    for name, field in document_class._fields.items():
+    for name, field in _fields(document_class).items():
         if name not in attributes:
             attributes[name] = field.default() if callable(field.default) else field.default
     return attributes
 
 
-def read_raw(document_class, queryset):
-    """`attributes_of` each document of `queryset`, read raw."""
-    return [attributes_of(document_class, raw) for raw in queryset.as_pymongo()]
+@functools.cache
+def _fields(document_class):
+    """The fields of `document_class` (its bases' included) by attribute name: MongoEngine keeps
+    each field as a class attribute, with its `name` and stored `db_field`."""
+    return {
+        name: value
+        for cls in reversed(document_class.__mro__)
+        for name, value in vars(cls).items()
+        if isinstance(value, BaseField)
+    }
 
 
 @functools.cache
 def _fields_by_db_name(document_class):
     """The fields of `document_class` by their stored names."""
-    return {field.db_field: field for field in document_class._fields.values()}
+    return {field.db_field: field for field in _fields(document_class).values()}
 
 
 def _embedded_type(field):

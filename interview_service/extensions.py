@@ -9,6 +9,7 @@ import marshmallow as ma
 import pymongo.errors
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from bson import ObjectId
 from flask import current_app, jsonify, request
 from flask_cors import CORS
 from webargs.flaskparser import FlaskParser, abort, is_json_request
@@ -18,12 +19,13 @@ from werkzeug.exceptions import (
     InternalServerError,
     RequestTimeout,
 )
+from werkzeug.routing import BaseConverter
 
 from interview_service import openapi
 from interview_service.auth import token_auth
 from interview_service.errors import ServiceError, Unauthorized, error_body, www_authenticate
 from interview_service.observability import record_database_unavailable
-from interview_service.schemas import ErrorSchema
+from interview_service.schemas import OBJECT_ID_PATTERN, ErrorSchema
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,17 @@ class ArgumentsParser(FlaskParser):
             schema=schema,
             headers=error_headers,
         )
+
+
+class ObjectIdConverter(BaseConverter):
+    """`<objectid:name>`: a document id in the path, given to the view as an ObjectId.
+
+    A segment that is no id reaches the view as it came, so the token is checked first and the
+    lookup answers its resource's own 404 (as for an id nobody has).
+    """
+
+    def to_python(self, value):
+        return ObjectId(value) if ObjectId.is_valid(value) else value
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -145,6 +158,12 @@ class Api(flask_smorest.Api):
 
     ERROR_SCHEMA = ErrorSchema
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register_converter(
+            ObjectIdConverter, lambda converter: {"type": "string", "pattern": OBJECT_ID_PATTERN}
+        )
+
     def _init_spec(self, **kwargs):
         super()._init_spec(**kwargs)
         # flask-smorest builds a plain APISpec; this one finishes the document as it is built
@@ -152,8 +171,9 @@ class Api(flask_smorest.Api):
         self.spec.__class__ = FinishedSpec
 
     def init_app(self, app, *args, **kwargs):
-        """Bind the API and its offline Swagger UI assets, then the handlers of domain, body,
-        driver and unexpected errors."""
+        """Bind the API, its path converter and its offline Swagger UI assets, then the handlers
+        of domain, body, driver and unexpected errors."""
+        app.url_map.converters["objectid"] = ObjectIdConverter
         super().init_app(app, *args, **kwargs)
         app.register_blueprint(openapi.swagger_ui_assets())
         app.register_error_handler(ServiceError, self.handle_service_error)

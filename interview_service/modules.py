@@ -1,8 +1,9 @@
 """The module registry: the app, init-db, account export/delete and purge derive from it.
 
 Each module exposes `blp` from its package, and where it has them `DOCUMENTS`,
-`export_user(user)` (named parts of the account export), `delete_user(user)` and
-`purge_older_than(moment, dry_run)` (counts by kind). Adding a module is one line here.
+`export_user(user)` (named parts of the account export) with `EXPORT_SCHEMAS` (each part's
+item schema), `delete_user(user)` and `purge_older_than(moment, dry_run)` (counts by kind).
+Adding a module is one line here.
 """
 
 from interview_service import account, feedback, ops, performance, sessions
@@ -26,8 +27,9 @@ def documents():
 
 
 def merged(name, *args, **kwargs):
-    """One dict of what every module's `name` hook answers (counts, export parts)."""
+    """One dict of every module's `name`: what each hook answers (counts, export parts), or
+    each dict it declares (export schemas)."""
     answer = {}
     for hook in hooks(name):
-        answer.update(hook(*args, **kwargs))
+        answer.update(hook(*args, **kwargs) if callable(hook) else hook)
     return answer

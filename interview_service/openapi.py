@@ -41,8 +41,8 @@ OPERATION_IDS = {
     ("sessions.Sessions", "post"): "createSession",
     ("sessions.SessionItem", "get"): "getSession",
     ("sessions.SessionItem", "delete"): "deleteSession",
-    ("sessions.Conversations", "get"): "listMessages",
-    ("sessions.Conversations", "post"): "appendMessages",
+    ("sessions.Messages", "get"): "listMessages",
+    ("sessions.Messages", "post"): "appendMessages",
     ("sessions.SessionEnd", "put"): "endSession",
     ("sessions.Reports", "get"): "listReports",
     ("sessions.Reports", "post"): "createReport",
@@ -80,9 +80,13 @@ EXTRA_ERRORS = {
     "savePerformance": {404},
 }
 
-RETRY_AFTER = {
-    "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
-}
+
+def header(description, type_="string"):
+    """An OpenAPI response header."""
+    return {"description": description, "schema": {"type": type_}}
+
+
+RETRY_AFTER = {"Retry-After": header("Seconds to wait before retrying", "integer")}
 # status → (component name, description, headers). Named so no generated type shadows another.
 ERROR_RESPONSES = {
     400: (
@@ -95,11 +99,10 @@ ERROR_RESPONSES = {
         "No bearer token where one is required (type `missing_token`), or a token that does not "
         "verify (`invalid_token`, `token_expired`)",
         {
-            "WWW-Authenticate": {
-                "description": 'RFC 6750: `Bearer realm="interview-service"` without a token; '
-                'with `error="invalid_token"` and an `error_description` after a bad one',
-                "schema": {"type": "string"},
-            }
+            "WWW-Authenticate": header(
+                'RFC 6750: `Bearer realm="interview-service"` without a token; '
+                'with `error="invalid_token"` and an `error_description` after a bad one'
+            )
         },
     ),
     404: ("NotFound", "Unknown, or not the caller's (ids leak nothing)", {}),
@@ -108,11 +111,10 @@ ERROR_RESPONSES = {
         "Conflict",
         "The request conflicts with the resource's current state",
         {
-            "Retry-After": {
-                "description": "Seconds to wait, when the conflict passes by itself (a report "
-                "being generated)",
-                "schema": {"type": "integer"},
-            }
+            "Retry-After": header(
+                "Seconds to wait, when the conflict passes by itself (a report being generated)",
+                "integer",
+            )
         },
     ),
     413: ("PayloadTooLarge", "The body is larger than MAX_CONTENT_LENGTH", {}),
@@ -171,24 +173,29 @@ def response_enums():
     from interview_service.performance import models as performance_models
     from interview_service.sessions import models as session_models
 
+    status = {"status": session_models.STATUSES}
+    job = {
+        "interviewType": performance_models.INTERVIEW_TYPES,
+        "experienceLevel": performance_models.EXPERIENCE_LEVELS,
+    }
+    interview = {"status": performance_models.INTERVIEW_STATUSES, **job}
+    by_schema = {
+        "Session": status,
+        "SessionSummary": status,
+        "Message": {"role": session_models.ROLES},
+        "SessionReport": {"reportType": session_models.REPORT_TYPES},
+        "MessagePage": {"sessionStatus": session_models.STATUSES},
+        "Interview": interview,
+        "LegacyInterview": interview,
+        "PerformanceResult": job,
+        "LegacyPerformance": job,
+        "TrendPoint": {"interviewType": performance_models.INTERVIEW_TYPES},
+        "Trend": {"direction": ("improving", "declining", "steady")},
+    }
     return {
-        ("Session", "status"): session_models.STATUSES,
-        ("SessionSummary", "status"): session_models.STATUSES,
-        ("Message", "role"): session_models.ROLES,
-        ("SessionReport", "reportType"): session_models.REPORT_TYPES,
-        ("Interview", "status"): performance_models.INTERVIEW_STATUSES,
-        ("Interview", "interviewType"): performance_models.INTERVIEW_TYPES,
-        ("Interview", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
-        ("PerformanceResult", "interviewType"): performance_models.INTERVIEW_TYPES,
-        ("PerformanceResult", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
-        ("TrendPoint", "interviewType"): performance_models.INTERVIEW_TYPES,
-        ("Trend", "direction"): ("improving", "declining", "steady"),
-        ("MessagePage", "sessionStatus"): session_models.STATUSES,
-        ("LegacyInterview", "status"): performance_models.INTERVIEW_STATUSES,
-        ("LegacyInterview", "interviewType"): performance_models.INTERVIEW_TYPES,
-        ("LegacyInterview", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
-        ("LegacyPerformance", "interviewType"): performance_models.INTERVIEW_TYPES,
-        ("LegacyPerformance", "experienceLevel"): performance_models.EXPERIENCE_LEVELS,
+        (schema, field): values
+        for schema, enums in by_schema.items()
+        for field, values in enums.items()
     }
 
 
@@ -219,12 +226,7 @@ DESCRIPTIONS = {
 TEXT_ANSWERS = {
     "exportPerformancesCsv": {
         "content": {"text/csv": {"schema": {"type": "string"}}},
-        "headers": {
-            "Content-Disposition": {
-                "description": 'attachment; filename="performances.csv"',
-                "schema": {"type": "string"},
-            }
-        },
+        "headers": {"Content-Disposition": header('attachment; filename="performances.csv"')},
     },
 }
 

@@ -44,7 +44,7 @@ def _is_key(value, key_types):
 
 
 def paginate(queryset, limit, cursor=None, key="created_at", descending=True, read=list):
-    """Return (items, next_cursor): `limit` documents after the decoded `cursor` (value, id),
+    """A page `{items, next_cursor}`: `limit` documents after the decoded `cursor` (value, id),
     ordered by key then id, each batch turned into items by `read` (e.g. a raw read).
 
     Past the first page it asks two plain indexed ranges (the cursor key's ties after its id,
@@ -65,9 +65,10 @@ def paginate(queryset, limit, cursor=None, key="created_at", descending=True, re
             rest = ordered.filter(**{f"{key}__{after}": value})
             items += read(rest.limit(limit + 1 - len(items)))
     if len(items) <= limit:
-        return items, None
+        return {"items": items, "next_cursor": None}
     last = items[limit - 1]
-    return items[:limit], encode_cursor(_value(last, key), _value(last, "id"))
+    next_cursor = encode_cursor(_value(last, key), _value(last, "id"))
+    return {"items": items[:limit], "next_cursor": next_cursor}
 
 
 def _value(item, name):

@@ -46,6 +46,10 @@ class FullMatch(validate.Regexp):
         return value
 
 
+OBJECT_ID_PATTERN = r"^[0-9a-fA-F]{24}$"
+OBJECT_ID = FullMatch(OBJECT_ID_PATTERN, error="Must be a 24-character hex id")
+
+
 class Cursor(fields.String):
     """An opaque `nextCursor`, loaded as its (sort key, ObjectId) when the key is one of
     `key_types`; anything else (a forged value, a string, NaN, an integer past 64 bits) is 422."""
@@ -106,6 +110,14 @@ class PageSchema(ResponseSchema):
     """A page of items; `nextCursor` is null on the last page."""
 
     next_cursor = fields.String(data_key="nextCursor", allow_none=True, dump_default=None)
+
+
+def page_schema(item_schema, name=None, **more_fields):
+    """The schema of a page of `item_schema` (with `more_fields` after the items), named
+    `<name>PageSchema` (`name` defaults to the item schema's)."""
+    name = name or item_schema.__name__.removesuffix("Schema")
+    items = fields.List(fields.Nested(item_schema))
+    return type(f"{name}PageSchema", (PageSchema,), {"items": items, **more_fields})
 
 
 class ErrorSchema(ma.Schema):

@@ -5,17 +5,12 @@ message, report, interview or performance has exactly the shape the API gives it
 """
 
 from flask import json
+from marshmallow import fields
 
+from interview_service import modules
 from interview_service.account.schemas import ExportHeadSchema
-from interview_service.performance.schemas import InterviewSchema, PerformanceSchema
-from interview_service.sessions.schemas import MessageSchema, ReportSchema, SessionSchema
 
 HEAD = ExportHeadSchema()
-SESSION = SessionSchema()
-MESSAGE = MessageSchema()
-REPORT = ReportSchema()
-INTERVIEW = InterviewSchema()
-PERFORMANCE = PerformanceSchema()
 # Pieces are joined into chunks of about this many characters before they are sent.
 CHUNK_CHARS = 64 * 1024
 
@@ -37,26 +32,30 @@ def _prepend(first, chunks):
 
 
 def _pieces(parts):
-    """The document's text, piece by piece."""
+    """The document's text, piece by piece: the head, then each module's parts."""
     head = json.dumps(HEAD.dump(parts))
-    yield head[:-1]  # the head object, left open for the three lists
-    yield ', "sessions": '
-    yield from _array(_session(item) for item in parts["sessions"])
-    yield ', "interviews": '
-    yield from _array([_dump(INTERVIEW, item)] for item in parts["interviews"])
-    yield ', "performances": '
-    yield from _array([_dump(PERFORMANCE, item)] for item in parts["performances"])
+    yield head[:-1]  # the head object, left open for the parts
+    for name, schema_class in modules.merged("EXPORT_SCHEMAS").items():
+        schema = schema_class()
+        yield f", {json.dumps(name)}: "
+        yield from _array(_item(schema, item) for item in parts[name])
     yield "}"
 
 
-def _session(item):
-    """Pieces of one exported session: the session, its transcript and its reports."""
-    yield '{"session": '
-    yield _dump(SESSION, item["session"])
-    yield ', "conversations": '
-    yield from _array([_dump(MESSAGE, message)] for message in item["conversations"])
-    yield ', "reports": '
-    yield from _array([_dump(REPORT, report)] for report in item["reports"])
+def _item(schema, item):
+    """Pieces of one item dumped with `schema`. A module's composed item (a dict, such as a
+    session with cursors on its transcript and reports) is written field by field, its lists
+    of nested items one item at a time; anything else (a document) is dumped whole."""
+    if not isinstance(item, dict):
+        yield json.dumps(schema.dump(item))
+        return
+    for number, (name, field) in enumerate(schema.dump_fields.items()):
+        yield ("{" if number == 0 else ", ") + f"{json.dumps(field.data_key or name)}: "
+        if isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+            inner = field.inner.schema
+            yield from _array(_item(inner, value) for value in item[field.attribute or name])
+        else:
+            yield json.dumps(field.serialize(name, item))
     yield "}"
 
 
@@ -68,10 +67,6 @@ def _array(items):
             yield ", "
         yield from pieces
     yield "]"
-
-
-def _dump(schema, document):
-    return json.dumps(schema.dump(document))
 
 
 def _chunked(pieces):

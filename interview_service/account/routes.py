@@ -7,6 +7,7 @@ from interview_service.account import export, service
 from interview_service.account.schemas import AccountDeletedSchema, AccountExportSchema
 from interview_service.auth import current_user
 from interview_service.extensions import Blueprint
+from interview_service.openapi import header
 
 blp = Blueprint(
     "account",
@@ -15,12 +16,7 @@ blp = Blueprint(
     description="The caller's whole data: export it as one JSON document, or delete it",
 )
 
-ATTACHMENT = {
-    "Content-Disposition": {
-        "description": "attachment; filename=interview-data-<time>.json",
-        "schema": {"type": "string"},
-    }
-}
+ATTACHMENT = {"Content-Disposition": header("attachment; filename=interview-data-<time>.json")}
 
 
 @blp.route("/me")

@@ -3,17 +3,13 @@
 import marshmallow as ma
 from marshmallow import fields
 
-from interview_service.performance.schemas import InterviewSchema, PerformanceSchema
+from interview_service.performance import schemas as performance_schemas
 from interview_service.schemas import ResponseSchema, UTCDateTime
-from interview_service.sessions.schemas import MessageSchema, ReportSchema, SessionSchema
+from interview_service.sessions import schemas as session_schemas
 
-
-class ExportedSessionSchema(ma.Schema):
-    """A session with its whole transcript (in order) and every report (newest first)."""
-
-    session = fields.Nested(SessionSchema)
-    conversations = fields.List(fields.Nested(MessageSchema))
-    reports = fields.List(fields.Nested(ReportSchema))
+# The export's parts, as the registry merges them (read here at import, before the registry is
+# complete: tests/test_structure_export.py checks the two agree).
+EXPORT_PARTS = {**session_schemas.EXPORT_SCHEMAS, **performance_schemas.EXPORT_SCHEMAS}
 
 
 class ExportHeadSchema(ResponseSchema):
@@ -23,12 +19,12 @@ class ExportHeadSchema(ResponseSchema):
     exported_at = UTCDateTime(data_key="exportedAt")
 
 
-class AccountExportSchema(ExportHeadSchema):
-    """Everything the caller owns, in the shapes the API answers (oldest first)."""
-
-    sessions = fields.List(fields.Nested(ExportedSessionSchema))
-    interviews = fields.List(fields.Nested(InterviewSchema))
-    performances = fields.List(fields.Nested(PerformanceSchema))
+# Everything the caller owns, in the shapes the API answers (oldest first).
+AccountExportSchema = type(
+    "AccountExportSchema",
+    (ExportHeadSchema,),
+    {name: fields.List(fields.Nested(schema)) for name, schema in EXPORT_PARTS.items()},
+)
 
 
 class DeletedCountsSchema(ma.Schema):

@@ -9,6 +9,7 @@ from interview_service.auth import current_user
 from interview_service.extensions import Blueprint
 from interview_service.feedback import provider, service, worker
 from interview_service.feedback.schemas import GenerateHeadersSchema
+from interview_service.openapi import header
 from interview_service.sessions import service as sessions_service
 from interview_service.sessions.models import PENDING
 from interview_service.sessions.schemas import IdempotencyHeaderSchema, ReportResponseSchema
@@ -43,7 +44,7 @@ def bind(state):
 
 def report_location(report):
     """Where the report is read (and a pending one polled)."""
-    return url_for("sessions.ReportItem", session_id=report.session_id, report_id=str(report.id))
+    return url_for("sessions.ReportItem", session_id=report.session_id, report_id=report.id)
 
 
 def document_errors(view):
@@ -76,12 +77,7 @@ class ReportGenerate(MethodView):
         202,
         schema=ReportResponseSchema,
         description="Queued (Prefer: respond-async): poll the report at Location",
-        headers={
-            "Location": {
-                "description": "GET /api/sessions/{sessionId}/reports/{reportId}",
-                "schema": {"type": "string"},
-            }
-        },
+        headers={"Location": header("GET /api/sessions/{sessionId}/reports/{reportId}")},
     )
     @document_errors
     def post(self, headers, session_id):

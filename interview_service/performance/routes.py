@@ -39,6 +39,12 @@ DELETED = "Interview deleted"
 PAGING = ("limit", "cursor", "sort")
 
 
+def _delete(interview_id):
+    """Delete the caller's interview and its performance; the answer of both delete routes."""
+    service.delete_interview(current_user(), interview_id)
+    return {"message": DELETED}
+
+
 def _filters(args):
     """The filter arguments of a list/stats/export query."""
     return {key: value for key, value in args.items() if key not in PAGING}
@@ -62,19 +68,18 @@ class Interviews(MethodView):
     @blp.response(200, InterviewPageSchema)
     def get(self, args):
         """List the caller's interviews, newest first."""
-        items, next_cursor = service.list_interviews(current_user(), **args)
-        return {"items": items, "next_cursor": next_cursor}
+        return service.list_interviews(current_user(), **args)
 
     @blp.arguments(InterviewCreateSchema)
     @blp.response(201, InterviewResponseSchema)
     def post(self, data):
         """Create an interview (status ready)."""
         interview = service.create_interview(current_user(), data)
-        location = url_for(".InterviewItem", interview_id=str(interview.id))
+        location = url_for(".InterviewItem", interview_id=interview.id)
         return {"interview": interview}, 201, {"Location": location}
 
 
-@blp.route("/interviews/<interview_id>")
+@blp.route("/interviews/<objectid:interview_id>")
 class InterviewItem(MethodView):
     """One of the caller's interviews."""
 
@@ -94,11 +99,10 @@ class InterviewItem(MethodView):
     @blp.response(200, ConfirmationSchema)
     def delete(self, interview_id):
         """Delete an interview and its performance."""
-        service.delete_interview(current_user(), interview_id)
-        return {"message": DELETED}
+        return _delete(interview_id)
 
 
-@blp.route("/interviews/<interview_id>/performance")
+@blp.route("/interviews/<objectid:interview_id>/performance")
 class InterviewPerformance(MethodView):
     """The scored result of one interview."""
 
@@ -111,7 +115,7 @@ class InterviewPerformance(MethodView):
         result = service.save_performance(current_user(), interview_id, data)
         if not result.created:
             return _saved(result), 200
-        location = url_for(".PerformanceItem", performance_id=str(result.performance.id))
+        location = url_for(".PerformanceItem", performance_id=result.performance.id)
         return _saved(result), 201, {"Location": location}
 
 
@@ -137,8 +141,7 @@ class LegacyDeleteInterview(MethodView):
     def delete(self, query, body):
         """Delete an interview (id in the JSON body or ?interviewId=) and its performance."""
         interview_id = service.interview_id_of(body.get("interview_id"), query.get("interview_id"))
-        service.delete_interview(current_user(), interview_id)
-        return {"message": DELETED}
+        return _delete(interview_id)
 
 
 @blp.route("/save-performance")
@@ -161,10 +164,9 @@ class Performances(MethodView):
     @blp.response(200, PerformancePageSchema)
     def get(self, args):
         """List performances: filters, keyword search `q`, `sort` and cursor paging."""
-        items, next_cursor = service.list_performances(
+        return service.list_performances(
             current_user(), _filters(args), args["sort"], args["limit"], args.get("cursor")
         )
-        return {"items": items, "next_cursor": next_cursor}
 
 
 @blp.route("/performances/export.csv")
@@ -187,7 +189,7 @@ class PerformanceExport(MethodView):
         )
 
 
-@blp.route("/performances/<performance_id>")
+@blp.route("/performances/<objectid:performance_id>")
 class PerformanceItem(MethodView):
     """One performance."""
 

@@ -12,17 +12,16 @@ from interview_service.performance.models import (
     search_tokens,
 )
 from interview_service.schemas import (
+    OBJECT_ID,
     Cursor,
-    FullMatch,
     LegacyIdSchema,
     ListOrEmpty,
     PageArgsSchema,
-    PageSchema,
     ResponseSchema,
     UTCDateTime,
+    page_schema,
 )
 
-OBJECT_ID = FullMatch(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id")
 NAME = validate.Length(min=1, max=200)
 THEME = fields.String(validate=validate.Length(max=2000))
 MAX_MINUTES = 7 * 24 * 60  # a week: keeps sums finite and catches unit mistakes (seconds, ms)
@@ -119,10 +118,7 @@ class InterviewResponseSchema(ResponseSchema):
     interview = fields.Nested(InterviewSchema)
 
 
-class InterviewPageSchema(PageSchema):
-    """A page of interviews, newest first."""
-
-    items = fields.List(fields.Nested(InterviewSchema))
+InterviewPageSchema = page_schema(InterviewSchema)
 
 
 class InterviewCountsSchema(ma.Schema):
@@ -359,10 +355,7 @@ class PerformanceResponseSchema(ResponseSchema):
     performance = fields.Nested(PerformanceSchema)
 
 
-class PerformancePageSchema(PageSchema):
-    """A page of performances."""
-
-    items = fields.List(fields.Nested(PerformanceSchema))
+PerformancePageSchema = page_schema(PerformanceSchema)
 
 
 # --- analytics ----------------------------------------------------------------------------
@@ -491,3 +484,7 @@ class PerformanceStatsSchema(ResponseSchema):
     time_management = fields.Nested(TimeManagementSchema, data_key="timeManagement")
     feedback_themes = fields.Nested(FeedbackThemesSchema, data_key="feedbackThemes")
     recent = fields.List(fields.Nested(LegacyPerformanceSchema))
+
+
+# The account export's parts from this module: name → schema of each item.
+EXPORT_SCHEMAS = {"interviews": InterviewSchema, "performances": PerformanceSchema}

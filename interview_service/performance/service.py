@@ -93,8 +93,9 @@ def start_interview(user_id, interview_id, status):
 
 
 def interview_id_of(body_id=None, url_id=None):
-    """The interview id given in the JSON body and/or the URL; both must agree."""
-    if body_id and url_id and body_id != url_id:
+    """The interview id given in the JSON body and/or the URL; both must agree (hex digits in
+    either case: the path's id arrives as an ObjectId, which prints lowercase)."""
+    if body_id and url_id and str(body_id).lower() != str(url_id).lower():
         raise Invalid("interviewId of the body differs from the URL's", field="interviewId")
     interview_id = body_id or url_id
     if not interview_id:

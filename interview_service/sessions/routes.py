@@ -9,8 +9,8 @@ from interview_service.sessions import service
 from interview_service.sessions.schemas import (
     ConversationAppendedSchema,
     ConversationAppendSchema,
-    ConversationPageArgsSchema,
     IdempotencyHeaderSchema,
+    MessagePageArgsSchema,
     MessagePageSchema,
     ReportArgsSchema,
     ReportCreateSchema,
@@ -43,10 +43,9 @@ class Sessions(MethodView):
     @blp.token_required
     def get(self, args):
         """List the caller's sessions, newest first."""
-        items, next_cursor = service.list_sessions(
+        return service.list_sessions(
             current_user(), args.get("status"), args["limit"], args.get("cursor")
         )
-        return {"items": items, "next_cursor": next_cursor}
 
     @blp.arguments(SessionCreateSchema)
     @blp.response(201, SessionCreatedSchema)
@@ -76,10 +75,10 @@ class SessionItem(MethodView):
 
 
 @blp.route("/sessions/<string:session_id>/conversations")
-class Conversations(MethodView):
+class Messages(MethodView):
     """A session's transcript."""
 
-    @blp.arguments(ConversationPageArgsSchema, location="query")
+    @blp.arguments(MessagePageArgsSchema, location="query")
     @blp.response(200, MessagePageSchema)
     def get(self, args, session_id):
         """Page through the transcript in order (with the session's status and message count)."""
@@ -100,7 +99,7 @@ class Conversations(MethodView):
             batch=data["batch"],
             idempotency_key=headers.get("idempotency_key"),
         )
-        location = {"Location": url_for(".Conversations", session_id=session_id)}
+        location = {"Location": url_for(".Messages", session_id=session_id)}
         if data["batch"]:
             indexes = [message.message_index for message in messages]
             return {"message_indexes": indexes, "conversations": messages}, 201, location
@@ -142,7 +141,7 @@ class Reports(MethodView):
         return {"report": report}, 201, {"Location": url_for(".Reports", session_id=session_id)}
 
 
-@blp.route("/sessions/<string:session_id>/reports/<string:report_id>")
+@blp.route("/sessions/<string:session_id>/reports/<objectid:report_id>")
 class ReportItem(MethodView):
     """One report."""
 

@@ -9,14 +9,15 @@ from marshmallow import ValidationError, fields, post_dump, post_load, validate,
 
 from interview_service.pagination import INT64_MAX
 from interview_service.schemas import (
+    OBJECT_ID,
     Cursor,
     FullMatch,
     LegacyIdSchema,
     ListOrEmpty,
     PageArgsSchema,
-    PageSchema,
     ResponseSchema,
     UTCDateTime,
+    page_schema,
 )
 from interview_service.sessions.models import (
     DIFFICULTIES,
@@ -72,7 +73,7 @@ class SessionConfigSchema(ma.Schema):
     interview_id = fields.String(
         data_key="interviewId",
         allow_none=True,
-        validate=validate.Regexp(r"^[0-9a-fA-F]{24}$", error="Must be a 24-character hex id"),
+        validate=OBJECT_ID,
         metadata={"description": "An interview of the same user; its result comes from reports"},
     )
 
@@ -374,7 +375,7 @@ class SessionListArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
 
 
-class ConversationPageArgsSchema(PageArgsSchema):
+class MessagePageArgsSchema(PageArgsSchema):
     """Query of GET …/conversations: `after` a messageIndex, or the opaque `cursor`."""
 
     after = fields.Integer(
@@ -494,28 +495,36 @@ class ReportResponseSchema(ResponseSchema):
     report = fields.Nested(ReportSchema)
 
 
-class SessionPageSchema(PageSchema):
-    """A page of the caller's sessions (résumé text left out)."""
-
-    items = fields.List(fields.Nested(SessionSummarySchema))
-
-
-class MessagePageSchema(PageSchema):
-    """A page of a transcript, with what the agent SPA reads of the original's answer."""
-
-    items = fields.List(fields.Nested(MessageSchema))
-    session_id = fields.String(data_key="sessionId")
-    session_status = fields.String(data_key="sessionStatus")
-    count = fields.Integer(metadata={"description": "Messages in the whole session"})
-    conversations = fields.List(
+# The caller's sessions (résumé text left out).
+SessionPageSchema = page_schema(SessionSummarySchema, "Session")
+# A transcript page, with what the agent SPA reads of the original's answer.
+MessagePageSchema = page_schema(
+    MessageSchema,
+    session_id=fields.String(data_key="sessionId"),
+    session_status=fields.String(data_key="sessionStatus"),
+    count=fields.Integer(metadata={"description": "Messages in the whole session"}),
+    conversations=fields.List(
         fields.Nested(MessageSchema),
         attribute="items",
         dump_only=True,
         metadata={"description": "The same messages as `items`"},
-    )
+    ),
+)
 
 
 class ReportListSchema(ResponseSchema):
     """Every report of a session, newest first."""
 
     items = fields.List(fields.Nested(ReportSchema))
+
+
+class ExportedSessionSchema(ma.Schema):
+    """A session with its whole transcript (in order) and every report (newest first)."""
+
+    session = fields.Nested(SessionSchema)
+    conversations = fields.List(fields.Nested(MessageSchema))
+    reports = fields.List(fields.Nested(ReportSchema))
+
+
+# The account export's parts from this module: name → schema of each item.
+EXPORT_SCHEMAS = {"sessions": ExportedSessionSchema}

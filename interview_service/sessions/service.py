@@ -178,15 +178,14 @@ def session_detail(user, session_id):
     even when a database fault cost the stored counters an append (`flask repair` fixes those).
     """
     session = get_session(user, session_id)
-    stored = Message.objects.of_session(session).in_order().as_pymongo()
-    messages = [db.attributes_of(Message, message) for message in stored]
+    messages = db.read_raw(Message, Message.objects.of_session(session).in_order())
     session.statistics = SessionStatistics(**statistics_of(append_counts(messages)))
     report = Report.objects.newest_of(session).ready().first()
     return {"session": session, "conversations": messages, "report": report}
 
 
 def list_sessions(user, status=None, limit=20, cursor=None):
-    """A page of the caller's sessions, newest first: (items, next_cursor)."""
+    """A page of the caller's sessions, newest first."""
     sessions = Session.objects.owned_by(user).with_status(status).exclude("resume.content")
     return paginate(sessions, limit, cursor, read=partial(db.read_raw, Session))
 
@@ -276,12 +275,8 @@ def _repair_counters(settled_before):
                 == (statistics.total_messages)
             ):
                 continue
-            messages = [
-                db.attributes_of(Message, raw)
-                for raw in Message.objects.of_session(session)
-                .only("role", "metadata", "message_index")
-                .as_pymongo()
-            ]
+            stored = Message.objects.of_session(session).only("role", "metadata", "message_index")
+            messages = db.read_raw(Message, stored)
             counts = append_counts(messages)
             if statistics_of(counts) != {name: statistics[name] for name in statistics_of(counts)}:
                 fixed += Session.objects.set_statistics(session, counts)
@@ -431,7 +426,7 @@ def transcript_page(user, session_id, after=None, limit=20, cursor=None):
         after, cursor = (after, None) if after >= cursor[0] else (None, cursor)
     if after is not None:
         messages = messages.filter(message_index__gt=after)
-    items, next_cursor = paginate(
+    page = paginate(
         messages,
         limit,
         cursor,
@@ -440,8 +435,7 @@ def transcript_page(user, session_id, after=None, limit=20, cursor=None):
         read=partial(db.read_raw, Message),
     )
     return {
-        "items": items,
-        "next_cursor": next_cursor,
+        **page,
         "session_id": session.session_id,
         "session_status": session.status,
         "count": count,
@@ -599,7 +593,7 @@ def generation_transcript(session):
         raise Conflict("Session is still in progress: end it before generating feedback")
     fields = ("role", "content", "timestamp", "metadata", "message_index")
     stored = Message.objects.of_session(session).in_order().only(*fields)
-    messages = [db.attributes_of(Message, raw) for raw in stored.as_pymongo()]
+    messages = db.read_raw(Message, stored)
     if not messages:
         raise Invalid("The session has no transcript to give feedback on")
     return messages

@@ -1,5 +1,5 @@
-"""Fixture chain: database tier → app → client → users. Tests of tests/api and tests/robustness
-that use the database run on every tier; tests/unit runs on mongomock alone."""
+"""Fixture chain: database tier → app → client → users. A test that uses the database runs on
+every tier, except in tests/unit, which runs on mongomock alone."""
 
 import os
 import signal
@@ -63,13 +63,16 @@ def _wire_uri(base, name):
     return f"{base.rstrip('/')}/{name}?{WIRE_OPTIONS}"
 
 
-TIERED = ("api", "robustness")  # the directories whose database tests run on every tier
+# Its tests need no database, or mongomock at most: one run each. Everywhere else (tests/api,
+# tests/robustness, a test file added anywhere) the database tests run on every tier.
+SINGLE_TIER = TESTS / "unit"
 
 
 def pytest_generate_tests(metafunc):
-    """Parametrize `db_uri` over TIERS for the tests of the TIERED directories."""
-    directory = metafunc.definition.path.relative_to(TESTS).parts[0]
-    if "db_uri" in metafunc.fixturenames and directory in TIERED:
+    """Parametrize `db_uri` over TIERS, except for the tests under SINGLE_TIER."""
+    if "db_uri" in metafunc.fixturenames and not metafunc.definition.path.is_relative_to(
+        SINGLE_TIER
+    ):
         metafunc.parametrize("db_uri", TIERS, indirect=True)
 
 

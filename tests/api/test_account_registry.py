@@ -8,8 +8,7 @@ import marshmallow as ma
 
 from interview_service import modules
 from interview_service.account.schemas import EXPORT_PARTS, AccountExportSchema
-
-CONFIG = {"role": "Backend Engineer", "interviewType": "technical", "difficulty": "mid"}
+from tests.factories import append_batch, create_session
 
 
 class NoteSchema(ma.Schema):
@@ -25,14 +24,8 @@ def test_export_writes_the_part_of_a_module_added_to_the_registry(client, alice,
         export_user=lambda user: {"notes": iter(notes)}, EXPORT_SCHEMAS={"notes": NoteSchema}
     )
     monkeypatch.setattr(modules, "MODULES", (*modules.MODULES, extra))
-    session_id = client.post("/api/sessions", json={"config": CONFIG}, headers=alice).get_json()[
-        "sessionId"
-    ]
-    client.post(
-        f"/api/sessions/{session_id}/conversations",
-        json={"messages": [{"role": "assistant", "content": "Why?"}]},
-        headers=alice,
-    )
+    session_id = create_session(client, alice)
+    append_batch(client, session_id, alice, [{"role": "assistant", "content": "Why?"}])
     response = client.get("/api/me/export", headers=alice)
     assert response.status_code == 200
     document = json.loads(response.get_data(as_text=True))

@@ -4,28 +4,15 @@ that is no id still answers 401 without a token and the resource's own 404 with 
 import pytest
 
 from interview_service.schemas import OBJECT_ID_PATTERN
+from tests.factories import create_interview, create_session
 
-CONFIG = {"role": "Backend Engineer", "interviewType": "technical", "difficulty": "mid"}
 MALFORMED = ["not-an-id", "665f1c2ab3d4e5f60123456", "665f1c2ab3d4e5f6012345678"]
-INTERVIEW = {
-    "jobTitle": "Backend Engineer",
-    "companyName": "Acme",
-    "interviewType": "technical",
-    "experienceLevel": "mid",
-}
 ID_PARAMETERS = {
     "/api/interviews/{interview_id}": "interview_id",
     "/api/interviews/{interview_id}/performance": "interview_id",
     "/api/performances/{performance_id}": "performance_id",
     "/api/sessions/{session_id}/reports/{report_id}": "report_id",
 }
-
-
-def create_interview(client, headers):
-    """A new interview's id."""
-    response = client.post("/api/interviews", json=INTERVIEW, headers=headers)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["interview"]["id"]
 
 
 def test_id_path_parameters_are_documented_as_24_hex_digits(client):
@@ -56,8 +43,7 @@ def owned_path(client, headers, resource, bad_id):
     """The path of `resource` (a performance, or a report of a new session) with `bad_id`."""
     if resource == "Performance":
         return f"/api/performances/{bad_id}"
-    created = client.post("/api/sessions", json={"config": CONFIG}, headers=headers)
-    return f"/api/sessions/{created.get_json()['sessionId']}/reports/{bad_id}"
+    return f"/api/sessions/{create_session(client, headers)}/reports/{bad_id}"
 
 
 @pytest.mark.parametrize("bad_id", MALFORMED)
@@ -68,7 +54,7 @@ def test_malformed_id_answers_the_resources_own_404(client, alice, resource, bad
 
 
 def test_put_performance_with_a_malformed_path_id_and_a_body_id_is_422(client, alice):
-    interview_id = create_interview(client, alice)
+    interview_id = create_interview(client, alice)["id"]
     response = client.put(
         "/api/interviews/not-an-id/performance",
         json={"interviewId": interview_id, "score": 50},
@@ -79,7 +65,7 @@ def test_put_performance_with_a_malformed_path_id_and_a_body_id_is_422(client, a
 
 
 def test_put_performance_with_the_path_id_in_upper_case_matches_the_body_id(client, alice):
-    interview_id = create_interview(client, alice)
+    interview_id = create_interview(client, alice)["id"]
     response = client.put(
         f"/api/interviews/{interview_id.upper()}/performance",
         json={"interviewId": interview_id, "score": 50},

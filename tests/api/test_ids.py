@@ -7,9 +7,8 @@ from interview_service.schemas import FullMatch
 from interview_service.sessions.models import SESSION_ID_PATTERN
 from interview_service.sessions.models import Session as SessionDocument
 from interview_service.sessions.schemas import SessionCreateSchema
-from tests.factories import create_interview
+from tests.factories import create_interview, create_session, post_session
 
-CONFIG = {"role": "Backend Engineer", "interviewType": "technical", "difficulty": "mid"}
 SESSION_ID_ERROR = ["Must be 16-64 of A-Z a-z 0-9 _ -."]
 OBJECT_ID_ERROR = ["Must be a 24-character hex id"]
 
@@ -23,9 +22,7 @@ def test_full_match_refuses_what_a_dollar_anchor_lets_through():
 
 
 def test_session_id_with_a_trailing_newline_is_422_and_creates_nothing(client, alice):
-    response = client.post(
-        "/api/sessions", json={"config": CONFIG, "sessionId": "a1b2c3d4e5f6a7b8\n"}, headers=alice
-    )
+    response = post_session(client, alice, sessionId="a1b2c3d4e5f6a7b8\n")
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"sessionId": SESSION_ID_ERROR}
     assert SessionDocument.objects.count() == 0
@@ -33,10 +30,7 @@ def test_session_id_with_a_trailing_newline_is_422_and_creates_nothing(client, a
 
 def test_session_path_with_a_trailing_newline_is_404(client, alice):
     session_id = "client-session-id-0001"
-    created = client.post(
-        "/api/sessions", json={"config": CONFIG, "sessionId": session_id}, headers=alice
-    )
-    assert created.status_code == 201
+    create_session(client, alice, sessionId=session_id)
     assert client.get(f"/api/sessions/{session_id}", headers=alice).status_code == 200
     assert client.get(f"/api/sessions/{session_id}%0A", headers=alice).status_code == 404
 

@@ -116,6 +116,14 @@ def app_on(uri, **overrides):
     return create_app("testing", MONGODB_URI=uri, **overrides)
 
 
+def offline_app(name):
+    """A testing app built at import, to parametrize tests over its routes or document; its
+    connection is dropped at once (the tests' own apps connect)."""
+    application = app_on(f"mongomock://localhost/{name}", CREATE_INDEXES_ON_START=False)
+    db.disconnect()
+    return application
+
+
 @pytest.fixture
 def make_app():
     """Build testing apps: `make_app(uri, **overrides)`; the connection is dropped afterwards."""

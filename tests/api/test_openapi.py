@@ -8,7 +8,7 @@ import pytest
 from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
 from referencing import Registry, Resource
 
-from interview_service import db, openapi
+from interview_service import openapi
 from interview_service.openapi_examples import (
     ANSWER,
     EXAMPLES,
@@ -18,12 +18,11 @@ from interview_service.openapi_examples import (
     REPORT_ID,
     SESSION_ID,
 )
-from tests.conftest import app_on
+from tests.conftest import offline_app
 from tests.fake_llm import FakeProvider, provider_settings
 
 METHODS = ("get", "put", "post", "delete", "patch")
-APP = app_on("mongomock://localhost/openapi-document", CREATE_INDEXES_ON_START=False)
-db.disconnect()
+APP = offline_app("openapi-document")
 SPEC = APP.test_client().get("/api/openapi.json").get_json()
 SHARED_ERRORS = {
     str(status): f"#/components/responses/{name}"

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from interview_service import db
-from tests.conftest import app_on
+from tests.conftest import offline_app
 from tests.factories import ERROR_KEYS
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -115,8 +115,7 @@ SEED_REQUESTS = [
     ),
 ]
 
-ROUTES_APP = app_on("mongomock://localhost/hostile-routes", CREATE_INDEXES_ON_START=False)
-db.disconnect()
+ROUTES_APP = offline_app("hostile-routes")
 SPEC = ROUTES_APP.test_client().get("/api/openapi.json").get_json()
 
 

@@ -14,7 +14,7 @@ from interview_service.observability import user_hash
 from tests.command_log import COMMANDS
 from tests.conftest import LIMITS, bearer
 
-LIMITED = "/api/openapi.json"  # any route outside the ops blueprint is app
+LIMITED = "/api/openapi.json"  # any route outside the ops blueprint is limited
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def limited_app(make_app):
 
 @pytest.fixture
 def app_settings():
-    """`app` and `wire_app` with limits on."""
+    """`app` and `wire_app` with limits on (counted in memory on mongomock)."""
     return LIMITS
 
 

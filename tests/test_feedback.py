@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from interview_service import db
+from interview_service.errors import Conflict
 from interview_service.feedback import prompt
 from interview_service.performance.models import Performance
 from interview_service.sessions import service as sessions_service
@@ -351,6 +352,34 @@ def test_generation_already_running_is_409_with_retry_after(app, client, alice, 
     assert 30 <= int(response.headers["Retry-After"]) <= 40
     assert fake.requests == []
     assert [report.status for report in reports_of(app, session_id)] == [PENDING]
+
+
+def test_each_settled_generation_leaves_room_for_the_next(app, client, alice):
+    # Settling moves no report out of a unique index (a server may keep such a key: then the
+    # second generation would be refused forever); a discarded one frees its number.
+    session_id = ended_session(client, alice)
+    with app.app_context():
+        session = Session.objects.get(session_id=session_id)
+        numbers = []
+        for settle in ("finish", "fail", "discard", "finish"):
+            report, started = sessions_service.start_report(session, owner="w", lease_seconds=40)
+            assert started
+            with pytest.raises(Conflict):
+                sessions_service.start_report(session, owner="other")
+            numbers.append(report.generation)
+            if settle == "finish":
+                sessions_service.finish_report(report, "w", {"summary": "s", "statistics": {}}, {})
+            elif settle == "fail":
+                sessions_service.fail_report(report, "w", {"error": "invalid"})
+            else:
+                sessions_service.discard_report(report, "w")
+
+    assert numbers == [1, 2, 3, 3]
+    assert sorted(report.status for report in reports_of(app, session_id)) == [
+        "failed",
+        "ready",
+        "ready",
+    ]
 
 
 def test_idempotency_key_returns_the_first_report(client, alice, fake):

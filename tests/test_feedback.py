@@ -17,6 +17,7 @@ from interview_service.feedback import prompt
 from interview_service.performance.models import Performance
 from interview_service.sessions import service as sessions_service
 from interview_service.sessions.models import PENDING, Report, Session
+from tests.command_log import COMMANDS
 from tests.conftest import bearer, make_app, wait_until
 from tests.feedback_helpers import (
     CONFIG,
@@ -380,6 +381,41 @@ def test_each_settled_generation_leaves_room_for_the_next(app, client, alice):
         "ready",
         "ready",
     ]
+
+
+@pytest.mark.wire
+def test_no_report_update_changes_what_a_unique_index_holds(wire_uri, fake):
+    # The database's own word, on any server: every update a generation's life sends leaves
+    # the keys and the filter fields of the unique indexes alone.
+    app = make_app(wire_uri, **provider_settings(fake))
+    session_id = ended_session(app.test_client(), bearer(app.config, "alice"))
+    with app.app_context(), COMMANDS.recording(whole=True) as commands:
+        session = Session.objects.get(session_id=session_id)
+        sessions_service.start_report(session)
+        report = sessions_service.claim_report("w", lease_seconds=40)
+        sessions_service.release_report(report, "w", retry_seconds=0)
+        report = sessions_service.claim_report("w", lease_seconds=40)
+        sessions_service.fail_report(report, "w", {"error": "invalid"})
+        report, _ = sessions_service.start_report(session, "key-1", owner="w", lease_seconds=40)
+        sessions_service.finish_report(report, "w", {"summary": "s", "statistics": {}}, {})
+        indexes = Report._get_collection().index_information().values()
+    db.disconnect()
+    unique = set()
+    for index in (index for index in indexes if index.get("unique")):
+        unique |= {field for field, _ in index["key"]} | set(
+            index.get("partialFilterExpression", {})
+        )
+    changes = [
+        update["u"] if "updates" in command else command["update"]
+        for command in commands
+        if command.get("update") == "reports" or command.get("findAndModify") == "reports"
+        for update in command.get("updates", [command])
+    ]
+    changed = {field for change in changes for fields in change.values() for field in fields}
+
+    assert len(changes) == 5  # two claims, a release, a failure, a finish
+    assert {"status", "leaseOwner", "leaseExpiresAt"} <= changed
+    assert changed.isdisjoint(unique), changed & unique
 
 
 def test_idempotency_key_returns_the_first_report(client, alice, fake):

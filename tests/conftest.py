@@ -9,7 +9,7 @@ import pymongo
 import pytest
 
 from interview_service import auth, create_app, db
-from scripts.devserver import Database, secantus_server
+from scripts.devserver import Database, secantus_server, server_version
 
 WIRE_OPTIONS = "directConnection=true&serverMonitoringMode=poll&heartbeatFrequencyMS=500"
 
@@ -33,7 +33,7 @@ def pytest_report_header(config):
         name, path = secantus_server()
     except RuntimeError as error:
         return f"wire tier: {error}"
-    return f"wire tier: {name} ({path})"
+    return f"wire tier: {name} {server_version(path)} ({path})"
 
 
 @pytest.fixture(scope="session")

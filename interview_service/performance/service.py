@@ -30,8 +30,9 @@ ALREADY_SAVED = (
     "Performance already saved for this interview; the first result is kept and this request "
     "stored nothing"
 )
-# Reads check this many of the newest open interviews for a save that died before linking
-# (one indexed query each way); writes and `flask repair` check them all.
+# Reads and saves check this many of the newest open interviews for a save that died before
+# linking (one indexed query each way); deletes and `flask repair` check them all. A save
+# checking them all read every open interview of the user, each time.
 RECENT_OPEN = 50
 # The repair command links and sweeps in batches of this many ids.
 REPAIR_BATCH = 500
@@ -169,7 +170,7 @@ def save_performance(user_id, interview_id, data, completed_at=None):
         if created:
             performance.delete()
         raise NotFound("Interview not found")
-    Interview.objects.owned_by(user_id).with_saved_linked()
+    Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
     return SaveResult(performance, created, True)
 
 
@@ -217,17 +218,20 @@ def list_performances(user_id, filters, sort="-completedAt", limit=20, cursor=No
     )
 
 
-def performance_stats(user_id, filters, limit=100):
-    """The analytics of the caller's completed interviews matching the filters (cached until
-    the caller's next write)."""
-    Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
+def performance_stats(user_id, filters, limit=100, present=None):
+    """The analytics of the caller's completed interviews matching the filters, as `present`
+    shapes them (e.g. the response schema's dump), cached so until the caller's next write."""
+    present = present or (lambda answer: answer)
     key = {**filters, "limit": limit}
-    return stats.cached(user_id, key, partial(compute_stats, user_id, filters, limit))
+    return stats.cached(user_id, key, lambda: present(compute_stats(user_id, filters, limit)))
 
 
 def compute_stats(user_id, filters, limit=100):
-    """The analytics straight from the `$facet` aggregation (the source of truth)."""
-    active = Interview.objects.owned_by(user_id).active().count()
+    """The analytics straight from the `$facet` aggregation (the source of truth), once the
+    newest open interviews whose save died before linking are linked (a cached answer is
+    served without that read: the cache lifetime bounds what such a crash leaves stale)."""
+    mine = Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
+    active = mine.active().count()
     return stats.compute(filtered(user_id, filters), active_interviews=active, limit=limit)
 
 

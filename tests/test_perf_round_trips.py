@@ -1,0 +1,96 @@
+"""What the hot paths ask the database: a cached stats answer is one lookup, and a save reads
+a bounded number of open interviews however many the user has (wire tier)."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from pymongo import monitoring
+
+from interview_service.performance.models import Interview
+from interview_service.performance.service import RECENT_OPEN
+from tests.command_log import COMMANDS
+from tests.conftest import bearer
+from tests.performance_helpers import completed, create_interview, save_performance
+
+
+class ReturnedDocuments(monitoring.CommandListener):
+    """Counts the documents each find/getMore on `interviews` answered while recording."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = None
+        self._collections = {}
+
+    def started(self, event):
+        if self._counts is not None and event.command_name in ("find", "getMore"):
+            collection = event.command.get("collection", event.command.get("find"))
+            with self._lock:
+                self._collections[event.request_id] = collection
+
+    def succeeded(self, event):
+        with self._lock:
+            collection = self._collections.pop(event.request_id, None)
+            if self._counts is None or collection != "interviews":
+                return
+            cursor = event.reply.get("cursor", {})
+            batch = cursor.get("firstBatch", cursor.get("nextBatch", []))
+            self._counts.append(len(batch))
+
+    def failed(self, event):
+        with self._lock:
+            self._collections.pop(event.request_id, None)
+
+    def recording(self):
+        """Start recording; returns the list the counts go to."""
+        self._counts = []
+        return self._counts
+
+    def stop(self):
+        self._counts = None
+
+
+# Registered at import, before the test apps create their clients; inert while not recording.
+RETURNED = ReturnedDocuments()
+monitoring.register(RETURNED)
+
+
+def test_a_cached_stats_answer_is_one_lookup(wire_app):
+    client = wire_app.test_client()
+    alice = bearer(wire_app.config, "alice")
+    completed(client, alice, score=70)
+    first = client.get("/api/performance-stats", headers=alice).get_json()
+    with COMMANDS.recording() as commands:
+        cached = client.get("/api/performance-stats", headers=alice).get_json()
+    asked = [command for command in commands if command[1] != "rate_limits"]
+    assert asked == [("find", "stats_cache")]
+    assert cached == first
+    assert cached["summary"]["completedInterviews"] == 1
+
+
+def test_a_save_reads_a_bounded_number_of_open_interviews(wire_app):
+    client = wire_app.test_client()
+    alice = bearer(wire_app.config, "alice")
+    older = datetime.now(UTC) - timedelta(days=1)
+    with wire_app.app_context():
+        Interview.objects.insert(
+            [
+                Interview(
+                    user_id="alice",
+                    job_title="Backend Engineer",
+                    company_name="Acme",
+                    interview_type="technical",
+                    experience_level="mid",
+                    created_at=older + timedelta(seconds=number),
+                )
+                for number in range(RECENT_OPEN * 3)
+            ],
+            load_bulk=False,
+        )
+    interview = create_interview(client, alice)
+    counts = RETURNED.recording()
+    try:
+        answer = save_performance(client, alice, interview["id"], score=81)
+    finally:
+        RETURNED.stop()
+    assert answer["performance"]["score"] == 81
+    assert counts and sum(counts) <= RECENT_OPEN + 1

@@ -1,12 +1,13 @@
 """What the hot paths ask the database: a cached stats answer is one lookup, and a save reads
-a bounded number of open interviews however many the user has (wire tier)."""
+a bounded number of open interviews however many the user has, yet still links any result
+whose save died before linking it."""
 
 import threading
 from datetime import UTC, datetime, timedelta
 
 from pymongo import monitoring
 
-from interview_service.performance.models import Interview
+from interview_service.performance.models import Interview, Performance
 from interview_service.performance.service import RECENT_OPEN
 from tests.command_log import COMMANDS
 from tests.conftest import bearer
@@ -67,25 +68,30 @@ def test_a_cached_stats_answer_is_one_lookup(wire_app):
     assert cached["summary"]["completedInterviews"] == 1
 
 
-def test_a_save_reads_a_bounded_number_of_open_interviews(wire_app):
-    client = wire_app.test_client()
-    alice = bearer(wire_app.config, "alice")
+def open_interviews(app, user, count):
+    """Store `count` ready interviews of `user`, created a day ago, oldest first; their ids."""
     older = datetime.now(UTC) - timedelta(days=1)
-    with wire_app.app_context():
-        Interview.objects.insert(
+    with app.app_context():
+        return Interview.objects.insert(
             [
                 Interview(
-                    user_id="alice",
+                    user_id=user,
                     job_title="Backend Engineer",
                     company_name="Acme",
                     interview_type="technical",
                     experience_level="mid",
                     created_at=older + timedelta(seconds=number),
                 )
-                for number in range(RECENT_OPEN * 3)
+                for number in range(count)
             ],
             load_bulk=False,
         )
+
+
+def test_a_save_reads_a_bounded_number_of_open_interviews(wire_app):
+    client = wire_app.test_client()
+    alice = bearer(wire_app.config, "alice")
+    open_interviews(wire_app, "alice", RECENT_OPEN * 3)
     interview = create_interview(client, alice)
     counts = RETURNED.recording()
     try:
@@ -94,3 +100,15 @@ def test_a_save_reads_a_bounded_number_of_open_interviews(wire_app):
         RETURNED.stop()
     assert answer["performance"]["score"] == 81
     assert counts and sum(counts) <= RECENT_OPEN + 1
+
+
+def test_a_save_links_a_crashed_save_behind_many_newer_open_interviews(app, client, alice):
+    crashed, *_ = open_interviews(app, "alice", RECENT_OPEN * 2)  # the oldest open one
+    with app.app_context():  # its performance was written, then the process died
+        performance = Performance(user_id="alice", interview_id=crashed, score=61).derive()
+        performance.save()
+    save_performance(client, alice, create_interview(client, alice)["id"], score=90)
+    with app.app_context():
+        stored = Interview.objects.get(id=crashed)
+    assert stored.status == "completed"
+    assert stored.performance_id == performance.id

@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from mongoengine import (
+    BooleanField,
     DateTimeField,
     DictField,
     Document,
@@ -169,6 +170,11 @@ class PerformanceQuerySet(OwnedQuerySet):
         """Performances whose job title, company and feedback contain every word of `q`."""
         return self.filter(search_terms__all=search_tokens(q))
 
+    def unlinked(self):
+        """Performances whose interview was not yet linked to them (a save in flight, or one
+        that died between its two writes)."""
+        return self.filter(linked=False)
+
 
 class Performance(Document):
     """The scored result of one completed interview (at most one per interview)."""
@@ -190,6 +196,10 @@ class Performance(Document):
     # `themes` lets the stats aggregation group feedback without string surgery per tier.
     search_terms = ListField(StringField(), db_field="searchTerms")
     themes = EmbeddedDocumentField(Themes)
+    # False from the insert until its interview points at it, so a save that died between the
+    # two is found by one indexed lookup (`unlinked`) rather than by reading every open
+    # interview. Results stored before this field have none: `flask repair` covers them.
+    linked = BooleanField(default=False)
 
     meta = {
         "collection": "performances",
@@ -204,16 +214,21 @@ class Performance(Document):
             {"fields": ["user_id", "company_name", "completed_at"]},
             # Multikey index for `q` (token equality with $all, never a regex).
             {"fields": ["user_id", "search_terms"]},
+            {"fields": ["user_id", "linked"]},
         ],
     }
 
     def link_interview(self):
-        """Mark its interview completed and pointing at it; True when the interview exists."""
+        """Mark its interview completed and pointing at it, then itself linked; True when the
+        interview exists."""
         linked = Interview.objects(id=self.interview_id, user_id=self.user_id).update_one(
             set__status=COMPLETED,
             set__completed_at=self.completed_at,
             set__performance_id=self.id,
         )
+        if linked and not self.linked:
+            Performance.objects(id=self.id).update_one(set__linked=True)
+            self.linked = True
         # Every save ends here: the new performance (and one active interview fewer) shows.
         StatsCacheEntry.invalidate(self.user_id)
         return bool(linked)

@@ -30,9 +30,9 @@ ALREADY_SAVED = (
     "Performance already saved for this interview; the first result is kept and this request "
     "stored nothing"
 )
-# Reads and saves check this many of the newest open interviews for a save that died before
-# linking (one indexed query each way); deletes and `flask repair` check them all. A save
-# checking them all read every open interview of the user, each time.
+# Reads check this many of the newest open interviews for a save that died before linking
+# (one indexed query each way); writes link the user's unlinked performances (one indexed
+# lookup, however many interviews are open) and `flask repair` checks everything.
 RECENT_OPEN = 50
 # The repair command links and sweeps in batches of this many ids.
 REPAIR_BATCH = 500
@@ -113,7 +113,7 @@ def delete_interview(user_id, interview_id):
     performance.delete()
     Interview.objects(id=interview.id).delete()
     performance.delete()
-    Interview.objects.owned_by(user_id).with_saved_linked()
+    link_unlinked(user_id)
     stats.invalidate(user_id)
 
 
@@ -121,6 +121,8 @@ def repair_all():
     """Link every saved-but-unlinked performance and remove performances whose interview is
     gone (a save or delete that died between its writes); return the counts."""
     linked = sum(map(link_saved, in_batches(Interview.objects.active().scalar("id"), REPAIR_BATCH)))
+    # And those whose interview was linked but which were not marked so (died in between).
+    linked += sum(performance.link_interview() for performance in Performance.objects.unlinked())
     orphans = 0
     for batch in in_batches(Performance.objects.scalar("interview_id"), REPAIR_BATCH):
         existing = set(Interview.objects(id__in=batch).scalar("id"))
@@ -170,8 +172,15 @@ def save_performance(user_id, interview_id, data, completed_at=None):
         if created:
             performance.delete()
         raise NotFound("Interview not found")
-    Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
+    link_unlinked(user_id)
     return SaveResult(performance, created, True)
+
+
+def link_unlinked(user_id):
+    """Link the user's performances whose save died before linking their interview (and
+    those of saves still in flight: the same values either way)."""
+    for performance in Performance.objects.owned_by(user_id).unlinked():
+        performance.link_interview()
 
 
 def _new_performance(interview, data, completed_at):

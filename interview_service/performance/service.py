@@ -231,14 +231,14 @@ def performance_stats(user_id, filters, limit=100, present=None):
     """The analytics of the caller's completed interviews matching the filters, as `present`
     shapes them (e.g. the response schema's dump), cached so until the caller's next write."""
     present = present or (lambda answer: answer)
+    link_unlinked(user_id)  # a save that died before linking makes the cached answer stale
     key = {**filters, "limit": limit}
     return stats.cached(user_id, key, lambda: present(compute_stats(user_id, filters, limit)))
 
 
 def compute_stats(user_id, filters, limit=100):
     """The analytics straight from the `$facet` aggregation (the source of truth), once the
-    newest open interviews whose save died before linking are linked (a cached answer is
-    served without that read: the cache lifetime bounds what such a crash leaves stale)."""
+    newest open interviews whose save died before linking are linked."""
     mine = Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
     active = mine.active().count()
     return stats.compute(filtered(user_id, filters), active_interviews=active, limit=limit)

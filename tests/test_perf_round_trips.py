@@ -8,11 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo import monitoring
 
+from interview_service import db
 from interview_service.performance.models import Interview, Performance
 from interview_service.performance.service import RECENT_OPEN
 from tests.command_log import COMMANDS
 from tests.conftest import bearer
-from tests.performance_helpers import completed, create_interview, save_performance
+from tests.performance_helpers import (
+    completed,
+    create_interview,
+    interview_body,
+    save_performance,
+)
 
 
 class ReturnedDocuments(monitoring.CommandListener):
@@ -126,3 +132,93 @@ def test_a_crashed_save_after_a_cached_answer_shows_in_the_next_stats(app, clien
     assert after["summary"]["activeInterviews"] == 0
     assert after["summary"]["completedInterviews"] == 2
     assert after["summary"]["averageScore"] == 60
+
+
+class RetryableWrites(monitoring.CommandListener):
+    """Keeps (command, collection, carries a transaction number) of each write while recording."""
+
+    WRITES = {"insert", "update", "delete", "findAndModify"}
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.writes = None
+
+    def started(self, event):
+        if event.command_name not in self.WRITES:
+            return
+        entry = (
+            event.command_name,
+            event.command.get(event.command_name),
+            "txnNumber" in event.command,
+        )
+        with self._lock:
+            if self.writes is not None:
+                self.writes.append(entry)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+WRITES = RetryableWrites()
+monitoring.register(WRITES)
+
+
+def test_a_save_sends_only_its_insert_as_a_retryable_write(wire_app):
+    client = wire_app.test_client()
+    alice = bearer(wire_app.config, "alice")
+    interview = create_interview(client, alice)
+    WRITES.writes = writes = []
+    try:
+        save_performance(client, alice, interview["id"], score=64)
+    finally:
+        WRITES.writes = None
+    assert ("insert", "performances", True) in writes
+    assert {collection for _, collection, _ in writes} >= {"interviews", "stats_cache"}
+    assert [write for write in writes if write[2]] == [("insert", "performances", True)]
+
+
+def dropped_once(admin, app, command):
+    """Arm a one-shot dropped connection on the app's next `command`."""
+    data = {
+        "failCommands": [command],
+        "appName": db.client_options(app.config)["appname"],
+        "closeConnection": True,
+    }
+    admin.command({"configureFailPoint": "failCommand", "mode": {"times": 1}, "data": data})
+
+
+def test_a_save_survives_a_dropped_connection_on_its_link(wire_app, admin):
+    client = wire_app.test_client()
+    alice = bearer(wire_app.config, "alice")
+    interview = create_interview(client, alice)
+    dropped_once(admin, wire_app, "update")  # its first update links the interview
+    try:
+        answer = save_performance(client, alice, interview["id"], score=70)
+    finally:
+        admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+    with wire_app.app_context():
+        stored = Interview.objects.get(id=interview["id"])
+        unlinked = Performance.objects.unlinked().count()
+    assert answer["interviewUpdated"] is True
+    assert stored.status == "completed"
+    assert str(stored.performance_id) == answer["performanceId"]
+    assert unlinked == 0
+
+
+def test_a_create_survives_a_dropped_connection_on_the_stats_bump(wire_app, admin):
+    client = wire_app.test_client()
+    alice = bearer(wire_app.config, "alice")
+    completed(client, alice, score=70)
+    before = client.get("/api/performance-stats", headers=alice).get_json()
+    dropped_once(admin, wire_app, "update")  # a create's one update is the bump
+    try:
+        response = client.post("/api/interviews", json=interview_body(), headers=alice)
+    finally:
+        admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+    after = client.get("/api/performance-stats", headers=alice).get_json()
+    assert response.status_code == 201
+    assert before["summary"]["activeInterviews"] == 0
+    assert after["summary"]["activeInterviews"] == 1

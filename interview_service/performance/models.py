@@ -2,6 +2,7 @@
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from mongoengine import (
     BooleanField,
@@ -18,6 +19,7 @@ from mongoengine import (
     StringField,
 )
 
+from interview_service import db
 from interview_service.querysets import OwnedQuerySet
 from interview_service.times import now, truncate_ms
 from interview_service.vocabulary import INTERVIEW_TYPES
@@ -221,13 +223,20 @@ class Performance(Document):
     def link_interview(self):
         """Mark its interview completed and pointing at it, then itself linked; True when the
         interview exists."""
-        linked = Interview.objects(id=self.interview_id, user_id=self.user_id).update_one(
-            set__status=COMPLETED,
-            set__completed_at=self.completed_at,
-            set__performance_id=self.id,
+        # Both writes set the same values again when repeated: sent as multi-document
+        # updates (of the one document their _id names), which are not retryable writes,
+        # and retried here (see db.retried_once).
+        interview = Interview.objects(id=self.interview_id, user_id=self.user_id)
+        linked = db.retried_once(
+            partial(
+                interview.update,
+                set__status=COMPLETED,
+                set__completed_at=self.completed_at,
+                set__performance_id=self.id,
+            )
         )
         if linked and not self.linked:
-            Performance.objects(id=self.id).update_one(set__linked=True)
+            db.retried_once(partial(Performance.objects(id=self.id).update, set__linked=True))
             self.linked = True
         # Every save ends here: the new performance (and one active interview fewer) shows.
         StatsCacheEntry.invalidate(self.user_id)
@@ -273,11 +282,15 @@ class StatsCacheEntry(Document):
     def invalidate(cls, user_id):
         """Make every cached stats answer of `user_id` stale (after each write that changes
         them): its generation moves on."""
-        cls._get_collection().update_one(
+        # A repeated bump only invalidates again: a multi-document update of the one entry,
+        # not a retryable write, retried here (see db.retried_once).
+        bump = partial(
+            cls._get_collection().update_many,
             {"_id": cls.generation_id(user_id)},
             {"$inc": {"generation": 1}, "$set": {"userId": user_id}},
             upsert=True,
         )
+        db.retried_once(bump)
 
     meta = {
         "collection": "stats_cache",

@@ -6,8 +6,8 @@ BIN    := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP  := $(VENV)/.installed-dev
 # SecantusDB's Rust server (secantusd-rs) ships in an older wheel: a tool environment of its
-# own keeps the `embedded` extra's pin. Opt in with SECANTUS_SERVER=secantusd-rs (it fails the
-# feedback tests: see scripts/devserver.py); make bench measures on both.
+# own keeps the `embedded` extra's pin. `make run`, the wire tests and the bench prefer it, and
+# fall back to secantusd-py without it (or with SECANTUS_SERVER=secantusd-py).
 RS_VENV  := .venv-rs
 RS_STAMP := $(RS_VENV)/.installed
 RS_WHEEL := SecantusDB==0.6.0b17
@@ -45,7 +45,7 @@ $(RS_STAMP):
 	$(RS_VENV)/bin/python -m pip install --progress-bar on '$(RS_WHEEL)' && touch $@ \
 		|| echo "secantusd-rs unavailable: secantusd-py will be used"
 
-run: $(RUN_STAMP)  ## start the service (embedded database unless MONGODB_URI is set)
+run: $(RUN_STAMP) $(RS_STAMP)  ## start the service (embedded database unless MONGODB_URI is set)
 	exec $(BIN)/python scripts/run.py
 
 seed: $(RUN_STAMP)  ## add a demo history for DEMO_USER (demo) to the database `make run` started
@@ -54,10 +54,10 @@ seed: $(RUN_STAMP)  ## add a demo history for DEMO_USER (demo) to the database `
 token: $(RUN_STAMP)  ## print a development token for DEMO_USER (demo)
 	@$(BIN)/flask --app wsgi issue-token $(DEMO_USER)
 
-test: $(STAMP) node chromium  ## run every test, on mongomock and on a SecantusDB wire server
+test: $(STAMP) $(RS_STAMP) node chromium  ## run every test, on mongomock and on a SecantusDB wire server
 	$(BIN)/python -m pytest
 
-e2e: $(STAMP)  ## nginx → gunicorn → embedded database on loopback ports, then tests/e2e
+e2e: $(STAMP) $(RS_STAMP)  ## nginx → gunicorn → embedded database on loopback ports, then tests/e2e
 	command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx \
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y nginx; }
 	E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e

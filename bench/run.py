@@ -9,7 +9,6 @@ bench-quick`) runs every target at reduced size in under three minutes and write
 docs/benchmarks-quick.md.
 """
 
-import importlib.metadata
 import json
 import os
 import platform
@@ -30,7 +29,7 @@ from bson import ObjectId
 
 from bench import baseline as baseline_module
 from interview_service.auth import issue_token
-from scripts.devserver import Database, free_port, stop
+from scripts.devserver import Database, free_port, secantus_server, server_version, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 # The checkout whose service is measured (e.g. an export of an earlier commit, for before/after).
@@ -69,7 +68,6 @@ if QUICK:
 SETTINGS = {name: int(os.environ.get(name, default)) for name, default in SETTINGS.items()}
 REPORT = "benchmarks-quick.md" if QUICK else "benchmarks.md"
 OUTPUT = Path(os.environ.get("BENCH_OUTPUT", ROOT / "docs" / REPORT))
-DATABASE_COMMAND = "secantusd-py"
 SECRET = "bench-secret-0123456789abcdef0123456789"
 DATABASE = {}  # the benchmark's own client of the database, once started
 HEAVY, SMALL, SMALL_STATS = "bench-heavy", "bench-small", "bench-stats-200"
@@ -608,7 +606,8 @@ def cell(result, key, fmt):
 
 def database_version():
     """The wire server the run used, by name and package version."""
-    return f"{DATABASE_COMMAND} (SecantusDB {importlib.metadata.version('SecantusDB')})"
+    name, command = secantus_server()
+    return f"{name} (SecantusDB {server_version(command)})"
 
 
 def write_report(results, bare_ms, memory, started):

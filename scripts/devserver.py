@@ -7,6 +7,7 @@ SecantusDB is GPL: it runs as a separate process here, never imported.
 import ctypes
 import ctypes.util
 import fcntl
+import importlib.metadata
 import os
 import shutil
 import signal
@@ -21,11 +22,10 @@ BIN = Path(sys.executable).parent
 # The Rust server comes from an older SecantusDB wheel, so it lives in a tool environment of
 # its own (`make` installs it) and the `embedded` extra keeps its pin.
 RS_BIN = ROOT / ".venv-rs" / "bin"
-# SECANTUS_SERVER=secantusd-rs (or secantusd-py) picks one; by default the first one found.
-# secantusd-py first: the faster secantusd-rs (0.6.0b17) keeps a document in a partial unique
-# index after an update moves it out of the filter, so a session's second feedback generation
-# would answer 409 forever there.
-SERVER_NAMES = ("secantusd-py", "secantusd-rs")
+# SECANTUS_SERVER=secantusd-rs (or secantusd-py) picks one; by default the first one found:
+# the Rust server is the faster. It keeps an updated document's old keys in unique indexes, so
+# the models never update a key a unique index holds (see Report.generation).
+SERVER_NAMES = ("secantusd-rs", "secantusd-py")
 STOP_TIMEOUT = 10
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -114,6 +114,14 @@ def secantus_server(name=None):
     raise RuntimeError(
         f"{wanted or 'secantusd-py'} not found: install the `embedded` extra (make does)"
     )
+
+
+def server_version(command):
+    """The SecantusDB wheel version of the environment the server `command` comes from."""
+    sites = [str(path) for path in Path(command).parent.parent.glob("lib/python*/site-packages")]
+    for distribution in importlib.metadata.distributions(name="SecantusDB", path=sites):
+        return distribution.version
+    return "version unknown"
 
 
 def storage_in_use(storage):

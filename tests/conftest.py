@@ -11,7 +11,7 @@ import pymongo
 import pytest
 
 from interview_service import auth, create_app, db
-from scripts.devserver import Database, free_port, secantus_server
+from scripts.devserver import Database, free_port, secantus_server, server_version
 from tests.factories import create_session
 
 TESTS = Path(__file__).parent
@@ -37,7 +37,7 @@ def pytest_report_header(config):
         name, path = secantus_server()
     except RuntimeError as error:
         return f"wire tier: {error}"
-    return f"wire tier: {name} ({path})"
+    return f"wire tier: {name} {server_version(path)} ({path})"
 
 
 @pytest.fixture(scope="session")

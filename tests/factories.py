@@ -3,6 +3,8 @@
 import re
 from datetime import UTC, datetime, timedelta
 
+from bson import ObjectId
+
 from interview_service.performance import stats
 from interview_service.performance.models import Interview, Performance
 
@@ -178,6 +180,13 @@ def backdate(app, performance_id, when):
         performance.update(set__completed_at=when)
         Interview.objects(id=performance.interview_id).update(set__completed_at=when)
         stats.invalidate(performance.user_id)  # written behind the service's back
+
+
+def crashed_save(app, interview_id, score=61):
+    """Alice's performance of `interview_id` written, then the process died (interview unlinked)."""
+    with app.app_context():
+        performance = Performance(user_id="alice", interview_id=ObjectId(interview_id), score=score)
+        return performance.derive().save()
 
 
 def day(offset):

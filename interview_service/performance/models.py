@@ -2,8 +2,10 @@
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from mongoengine import (
+    BooleanField,
     DateTimeField,
     DictField,
     Document,
@@ -17,6 +19,7 @@ from mongoengine import (
     StringField,
 )
 
+from interview_service import db
 from interview_service.querysets import OwnedQuerySet
 from interview_service.times import now, truncate_ms
 from interview_service.vocabulary import INTERVIEW_TYPES
@@ -169,6 +172,11 @@ class PerformanceQuerySet(OwnedQuerySet):
         """Performances whose job title, company and feedback contain every word of `q`."""
         return self.filter(search_terms__all=search_tokens(q))
 
+    def unlinked(self):
+        """Performances whose interview was not yet linked to them (a save in flight, or one
+        that died between its two writes)."""
+        return self.filter(linked=False)
+
 
 class Performance(Document):
     """The scored result of one completed interview (at most one per interview)."""
@@ -190,6 +198,10 @@ class Performance(Document):
     # `themes` lets the stats aggregation group feedback without string surgery per tier.
     search_terms = ListField(StringField(), db_field="searchTerms")
     themes = EmbeddedDocumentField(Themes)
+    # False from the insert until its interview points at it, so a save that died between the
+    # two is found by one indexed lookup (`unlinked`) rather than by reading every open
+    # interview. Results stored before this field have none: `flask repair` covers them.
+    linked = BooleanField(default=False)
 
     meta = {
         "collection": "performances",
@@ -204,16 +216,28 @@ class Performance(Document):
             {"fields": ["user_id", "company_name", "completed_at"]},
             # Multikey index for `q` (token equality with $all, never a regex).
             {"fields": ["user_id", "search_terms"]},
+            {"fields": ["user_id", "linked"]},
         ],
     }
 
     def link_interview(self):
-        """Mark its interview completed and pointing at it; True when the interview exists."""
-        linked = Interview.objects(id=self.interview_id, user_id=self.user_id).update_one(
-            set__status=COMPLETED,
-            set__completed_at=self.completed_at,
-            set__performance_id=self.id,
+        """Mark its interview completed and pointing at it, then itself linked; True when the
+        interview exists."""
+        # Both writes set the same values again when repeated: sent as multi-document
+        # updates (of the one document their _id names), which are not retryable writes,
+        # and retried here (see db.retried_once).
+        interview = Interview.objects(id=self.interview_id, user_id=self.user_id)
+        linked = db.retried_once(
+            partial(
+                interview.update,
+                set__status=COMPLETED,
+                set__completed_at=self.completed_at,
+                set__performance_id=self.id,
+            )
         )
+        if linked and not self.linked:
+            db.retried_once(partial(Performance.objects(id=self.id).update, set__linked=True))
+            self.linked = True
         # Every save ends here: the new performance (and one active interview fewer) shows.
         StatsCacheEntry.invalidate(self.user_id)
         return bool(linked)
@@ -258,11 +282,15 @@ class StatsCacheEntry(Document):
     def invalidate(cls, user_id):
         """Make every cached stats answer of `user_id` stale (after each write that changes
         them): its generation moves on."""
-        cls._get_collection().update_one(
+        # A repeated bump only invalidates again: a multi-document update of the one entry,
+        # not a retryable write, retried here (see db.retried_once).
+        bump = partial(
+            cls._get_collection().update_many,
             {"_id": cls.generation_id(user_id)},
             {"$inc": {"generation": 1}, "$set": {"userId": user_id}},
             upsert=True,
         )
+        db.retried_once(bump)
 
     meta = {
         "collection": "stats_cache",

@@ -1,6 +1,6 @@
 """HTTP routes of the performance blueprint: the clean resources and the SPA's legacy paths."""
 
-from flask import Response, stream_with_context, url_for
+from flask import Response, jsonify, stream_with_context, url_for
 from flask.views import MethodView
 
 from interview_service.auth import current_user
@@ -207,4 +207,8 @@ class PerformanceStats(MethodView):
     @blp.response(200, PerformanceStatsSchema)
     def get(self, args):
         """Analytics of the caller's completed interviews matching the filters."""
-        return service.performance_stats(current_user(), _filters(args), args["limit"])
+        answer = service.performance_stats(
+            current_user(), _filters(args), args["limit"], present=PerformanceStatsSchema().dump
+        )
+        # Cached as dumped: answered as it is, not passed through the schema a second time.
+        return jsonify(answer)

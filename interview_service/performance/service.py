@@ -31,7 +31,8 @@ ALREADY_SAVED = (
     "stored nothing"
 )
 # Reads check this many of the newest open interviews for a save that died before linking
-# (one indexed query each way); writes and `flask repair` check them all.
+# (one indexed query each way); writes link the user's unlinked performances (one indexed
+# lookup, however many interviews are open) and `flask repair` checks everything.
 RECENT_OPEN = 50
 # The repair command links and sweeps in batches of this many ids.
 REPAIR_BATCH = 500
@@ -113,7 +114,7 @@ def delete_interview(user_id, interview_id):
     performance.delete()
     Interview.objects(id=interview.id).delete()
     performance.delete()
-    Interview.objects.owned_by(user_id).with_saved_linked()
+    link_unlinked(user_id)
     stats.invalidate(user_id)
 
 
@@ -121,6 +122,8 @@ def repair_all():
     """Link every saved-but-unlinked performance and remove performances whose interview is
     gone (a save or delete that died between its writes); return the counts."""
     linked = sum(map(link_saved, in_batches(Interview.objects.active().scalar("id"), REPAIR_BATCH)))
+    # And those whose interview was linked but which were not marked so (died in between).
+    linked += sum(performance.link_interview() for performance in Performance.objects.unlinked())
     orphans = 0
     for batch in in_batches(Performance.objects.scalar("interview_id"), REPAIR_BATCH):
         existing = set(Interview.objects(id__in=batch).scalar("id"))
@@ -170,8 +173,15 @@ def save_performance(user_id, interview_id, data, completed_at=None):
         if created:
             performance.delete()
         raise NotFound("Interview not found")
-    Interview.objects.owned_by(user_id).with_saved_linked()
+    link_unlinked(user_id)
     return SaveResult(performance, created, True)
+
+
+def link_unlinked(user_id):
+    """Link the user's performances whose save died before linking their interview (and
+    those of saves still in flight: the same values either way)."""
+    for performance in Performance.objects.owned_by(user_id).unlinked():
+        performance.link_interview()
 
 
 def _new_performance(interview, data, completed_at):
@@ -218,17 +228,20 @@ def list_performances(user_id, filters, sort="-completedAt", limit=20, cursor=No
     )
 
 
-def performance_stats(user_id, filters, limit=100):
-    """The analytics of the caller's completed interviews matching the filters (cached until
-    the caller's next write)."""
-    Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
+def performance_stats(user_id, filters, limit=100, present=None):
+    """The analytics of the caller's completed interviews matching the filters, as `present`
+    shapes them (e.g. the response schema's dump), cached so until the caller's next write."""
+    present = present or (lambda answer: answer)
+    link_unlinked(user_id)  # a save that died before linking makes the cached answer stale
     key = {**filters, "limit": limit}
-    return stats.cached(user_id, key, partial(compute_stats, user_id, filters, limit))
+    return stats.cached(user_id, key, lambda: present(compute_stats(user_id, filters, limit)))
 
 
 def compute_stats(user_id, filters, limit=100):
-    """The analytics straight from the `$facet` aggregation (the source of truth)."""
-    active = Interview.objects.owned_by(user_id).active().count()
+    """The analytics straight from the `$facet` aggregation (the source of truth), once the
+    newest open interviews whose save died before linking are linked."""
+    mine = Interview.objects.owned_by(user_id).with_saved_linked(RECENT_OPEN)
+    active = mine.active().count()
     return stats.compute(filtered(user_id, filters), active_interviews=active, limit=limit)
 
 

@@ -25,6 +25,9 @@ RECENT_PERFORMANCES = 5
 # How long a cached answer may serve; also bounds what a write whose generation bump was lost
 # (a crash between the two) could leave stale.
 CACHE_LIFETIME = timedelta(minutes=10)
+# Part of every answer's id: bumped when what is stored changes shape (2: the answer as the
+# response schema dumps it), so an entry an earlier version stored is never served.
+ANSWER_FORMAT = 2
 
 
 def _present(path):
@@ -263,7 +266,7 @@ def forget(user_id):
 
 def _answer_id(user_id, key):
     """A fixed-size id of the user's answer for `key` (filters may hold any text)."""
-    raw = json_util.dumps([user_id, sorted(key.items())])
+    raw = json_util.dumps([ANSWER_FORMAT, user_id, sorted(key.items())])
     return "answer:" + hashlib.sha256(raw.encode()).hexdigest()
 
 

@@ -344,6 +344,17 @@ class ReportQuerySet(SessionChildQuerySet):
         """Finished reports (stored before statuses existed means ready)."""
         return self.filter(status__in=[READY, None])
 
+    def next_generation(self, session):
+        """The number a new generation of `session` takes: one past its settled generations."""
+        settled = (
+            self.of_session(session)
+            .filter(generation__exists=True, status__ne=PENDING)
+            .order_by("-generation")
+            .scalar("generation")
+            .first()
+        )
+        return (settled or 0) + 1
+
     def claim_next(self, owner, now, lease_until):
         """Atomically lease the oldest pending report whose lease expired to `owner`."""
         return (
@@ -371,6 +382,9 @@ class Report(Document):
     status = StringField(choices=REPORT_STATUSES, default=READY)
     generator = EmbeddedDocumentField(ReportGenerator)
     idempotency_key = StringField(db_field="idempotencyKey")
+    # Generated reports count 1, 2, … per session (posted ones have none): a new generation
+    # takes the number after the settled ones, so while one runs a second takes the same number.
+    generation = IntField(min_value=1)
     # A pending report is a generation job: whoever holds an unexpired lease runs it.
     lease_owner = StringField(db_field="leaseOwner")
     lease_expires_at = DateTimeField(db_field="leaseExpiresAt")
@@ -383,12 +397,14 @@ class Report(Document):
         "indexes": [
             {"fields": ["session_id", "session_ref", "-generated_at", "-id"]},
             {"fields": ["session_id", "session_ref", "report_type", "-generated_at", "-id"]},
-            # At most one generation per session at a time, whichever process starts it.
+            # At most one generation per session at a time, whichever process starts it: its
+            # key never changes once inserted (a partial index on the status would have the key
+            # leave on settling, and secantusd-rs keeps an updated document's old unique keys).
             {
-                "fields": ["session_id", "session_ref"],
-                "name": "one_pending_report_per_session",
+                "fields": ["session_id", "session_ref", "generation"],
+                "name": "one_generation_per_number",
                 "unique": True,
-                "partialFilterExpression": {"status": PENDING},
+                "partialFilterExpression": {"generation": {"$exists": True}},
             },
             # A retried generation (same Idempotency-Key) finds the first one's report.
             {
@@ -406,11 +422,13 @@ class Report(Document):
 
 
 DOCUMENTS = [Session, Message, Report]
-# Unique indexes of earlier versions, keyed by sessionId alone: `flask repair` drops them, as
-# they would refuse the messages of a session created again under a deleted sessionId.
+# Unique indexes of earlier versions: `flask repair` drops them. Those keyed by sessionId alone
+# would refuse the messages of a session created again under a deleted sessionId; the pending
+# report's (partial on the status) would refuse a session's second generation on secantusd-rs.
 SUPERSEDED_INDEXES = {
     Message: [
         [("sessionId", 1), ("messageIndex", 1)],
         [("sessionId", 1), ("clientMessageId", 1)],
     ],
+    Report: [[("sessionId", 1), ("sessionRef", 1)]],
 }

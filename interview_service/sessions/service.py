@@ -71,6 +71,8 @@ CLAIM_POLL_SECONDS = 0.02
 RESERVE_ATTEMPTS = 100
 # The fields an append reads again after missing its reservation.
 RESERVATION_FIELDS = ("session_id", "status", "next_message_index", "claimed_message_ids")
+# A generation whose number another took, which settled meanwhile, tries the next number.
+START_ATTEMPTS = 3
 # How long a failed append may spend giving its reserved indexes back.
 RELEASE_SECONDS = 0.5
 # Where the app registers the check of a session's config.interviewId: a function
@@ -615,31 +617,37 @@ def start_report(session, idempotency_key=None, owner=None, lease_seconds=0):
     """Insert the pending report of a new generation, leased to `owner` (None: queued for a
     worker); returns (report, started). A report already started with the same key comes back
     unstarted; another running generation is a Conflict with its expected wait."""
-    moment = now()
-    report = Report(
-        session_id=session.session_id,
-        session_ref=session.id,
-        report_type="feedback",
-        generated_at=moment,
-        status=PENDING,
-        idempotency_key=idempotency_key,
-        lease_owner=owner,
-        lease_expires_at=moment + timedelta(seconds=lease_seconds),
-        created_at=moment,
-    )
-    try:
-        report.save(force_insert=True)
-    except NotUniqueError:
-        # The unique indexes decided: one pending report per session, one per key.
-        existing = report_for_key(session, idempotency_key)
-        if existing is not None:
-            return existing, False
-        running = Report.objects.of_session(session).filter(status=PENDING).first()
-        wait = (running.lease_expires_at - now()).total_seconds() if running else 0
-        raise Conflict(
-            "A report is already being generated for this session", retry_after=max(wait, 1)
-        ) from None
-    return report, True
+    for _ in range(START_ATTEMPTS):
+        moment = now()
+        report = Report(
+            session_id=session.session_id,
+            session_ref=session.id,
+            report_type="feedback",
+            generated_at=moment,
+            status=PENDING,
+            generation=Report.objects.next_generation(session),
+            idempotency_key=idempotency_key,
+            lease_owner=owner,
+            lease_expires_at=moment + timedelta(seconds=lease_seconds),
+            created_at=moment,
+        )
+        try:
+            report.save(force_insert=True)
+            return report, True
+        except NotUniqueError:
+            # The unique indexes decided: one report per generation number, one per key.
+            existing = report_for_key(session, idempotency_key)
+            if existing is not None:
+                return existing, False
+            running = Report.objects.of_session(session).filter(status=PENDING).first()
+            if running is not None:
+                wait = (running.lease_expires_at - now()).total_seconds()
+                raise Conflict(
+                    "A report is already being generated for this session",
+                    retry_after=max(wait, 1),
+                ) from None
+        # That number's generation settled since it was read: take the next one.
+    raise Conflict("A report is already being generated for this session", retry_after=1)
 
 
 def claim_report(owner, lease_seconds):

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from interview_service.errors import Conflict
 from interview_service.feedback import prompt
 from interview_service.performance.models import Performance
 from interview_service.sessions import service as sessions_service
 from interview_service.sessions.models import PENDING, Report, Session
+from tests.command_log import COMMANDS
 from tests.conftest import bearer, wait_until
 from tests.factories import (
     SECRET_WORDS,
@@ -349,6 +351,67 @@ def test_generation_already_running_is_409_with_retry_after(app, client, alice, 
     assert 30 <= int(response.headers["Retry-After"]) <= 40
     assert fake.requests == []
     assert [report.status for report in reports_of(app, session_id)] == [PENDING]
+
+
+def test_each_settled_generation_leaves_room_for_the_next(app, client, alice):
+    # Settling moves no report out of a unique index (a server may keep such a key: then the
+    # second generation would be refused forever); a discarded one frees its number.
+    session_id = ended_session(client, alice)
+    with app.app_context():
+        session = Session.objects.get(session_id=session_id)
+        numbers = []
+        for settle in ("finish", "fail", "discard", "finish"):
+            report, started = sessions_service.start_report(session, owner="w", lease_seconds=40)
+            assert started
+            with pytest.raises(Conflict):
+                sessions_service.start_report(session, owner="other")
+            numbers.append(report.generation)
+            if settle == "finish":
+                sessions_service.finish_report(report, "w", {"summary": "s", "statistics": {}}, {})
+            elif settle == "fail":
+                sessions_service.fail_report(report, "w", {"error": "invalid"})
+            else:
+                sessions_service.discard_report(report, "w")
+
+    assert numbers == [1, 2, 3, 3]
+    assert sorted(report.status for report in reports_of(app, session_id)) == [
+        "failed",
+        "ready",
+        "ready",
+    ]
+
+
+@pytest.mark.wire
+def test_no_report_update_changes_what_a_unique_index_holds(wire_app):
+    # The database's own word, on any server: every update a generation's life sends leaves
+    # the keys and the filter fields of the unique indexes alone.
+    session_id = ended_session(wire_app.test_client(), bearer(wire_app.config, "alice"))
+    with wire_app.app_context(), COMMANDS.recording(whole=True) as commands:
+        session = Session.objects.get(session_id=session_id)
+        sessions_service.start_report(session)
+        report = sessions_service.claim_report("w", lease_seconds=40)
+        sessions_service.release_report(report, "w", retry_seconds=0)
+        report = sessions_service.claim_report("w", lease_seconds=40)
+        sessions_service.fail_report(report, "w", {"error": "invalid"})
+        report, _ = sessions_service.start_report(session, "key-1", owner="w", lease_seconds=40)
+        sessions_service.finish_report(report, "w", {"summary": "s", "statistics": {}}, {})
+        indexes = Report._get_collection().index_information().values()
+    unique = set()
+    for index in (index for index in indexes if index.get("unique")):
+        unique |= {field for field, _ in index["key"]} | set(
+            index.get("partialFilterExpression", {})
+        )
+    changes = [
+        update["u"] if "updates" in command else command["update"]
+        for command in commands
+        if command.get("update") == "reports" or command.get("findAndModify") == "reports"
+        for update in command.get("updates", [command])
+    ]
+    changed = {field for change in changes for fields in change.values() for field in fields}
+
+    assert len(changes) == 5  # two claims, a release, a failure, a finish
+    assert {"status", "leaseOwner", "leaseExpiresAt"} <= changed
+    assert changed.isdisjoint(unique), changed & unique
 
 
 def test_idempotency_key_returns_the_first_report(client, alice, fake):

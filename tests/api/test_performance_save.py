@@ -7,7 +7,7 @@ from bson import ObjectId
 
 from interview_service import auth
 from interview_service.performance.models import Interview, Performance
-from tests.factories import create_interview, save_performance
+from tests.factories import crashed_save, create_interview, save_performance
 
 FULL = {
     "score": 82,
@@ -184,13 +184,6 @@ def test_save_with_non_json_body_is_415(client, alice):
     response = client.post("/api/save-performance", data="score=5", headers=alice)
     assert response.status_code == 415
     assert response.get_json()["success"] is False
-
-
-def crashed_save(app, interview_id):
-    """Alice's performance of `interview_id` written, then the process died (interview unlinked)."""
-    with app.app_context():
-        performance = Performance(user_id="alice", interview_id=ObjectId(interview_id), score=61)
-        return performance.derive().save()
 
 
 def test_crashed_save_is_repaired_by_the_dashboard_read(app, client, alice):

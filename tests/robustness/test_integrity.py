@@ -202,6 +202,21 @@ def test_delete_after_the_save_leaves_neither_and_a_later_save_is_404(client, al
     assert assert_both_or_neither(client, alice, interview["id"]) == 0
 
 
+def test_repair_drops_the_pending_report_index_of_earlier_versions(app, runner):
+    reports = Report._get_collection()
+    reports.create_index(
+        [("sessionId", 1), ("sessionRef", 1)],
+        name="one_pending_report_per_session",
+        unique=True,
+        partialFilterExpression={"status": "pending"},
+    )
+    result = runner.invoke(args=["repair"])
+    assert result.exit_code == 0, result.output
+    assert "transcripts: 1 old indexes dropped" in result.output
+    assert "one_pending_report_per_session" not in reports.index_information()
+    assert "one_generation_per_number" in reports.index_information()
+
+
 def test_repair_removes_a_performance_whose_interview_is_gone(client, runner, alice):
     kept = create_interview(client, alice)
     save_performance(client, alice, kept["id"])

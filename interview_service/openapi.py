@@ -3,8 +3,8 @@ each route can answer, examples, required response fields, enums, units and offl
 
 Blueprints keep documenting themselves with flask-smorest's decorators; this module completes
 each operation from tables keyed by endpoint or operationId (`DocumentPlugin`) and finishes the
-whole document when it is built (`finish`). tests/test_openapi.py fails for any operation these
-tables do not cover, so a new route is completed here.
+whole document when it is built (`finish`). tests/api/test_openapi.py fails for any operation
+these tables do not cover, so a new route is completed here.
 """
 
 import copy
@@ -297,7 +297,7 @@ class DocumentPlugin(BasePlugin):
         for method, operation in operations.items():
             operation_id = OPERATION_IDS.get((rule.endpoint, method))
             if operation_id is None:
-                continue  # tests/test_openapi.py names the operation that lacks one
+                continue  # tests/api/test_openapi.py names the operation that lacks one
             operation["operationId"] = operation_id
             # As the Blueprint that authenticates the operation documented it; none: public.
             security = operation.setdefault("security", [])

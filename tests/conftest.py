@@ -1,16 +1,20 @@
-"""Fixture chain: database tier → app → client → users; the API tests run on every tier."""
+"""Fixture chain: database tier → app → client → users. A test that uses the database runs on
+every tier, except in tests/unit, which runs on mongomock alone."""
 
 import os
 import signal
 import time
 import uuid
+from pathlib import Path
 
 import pymongo
 import pytest
 
 from interview_service import auth, create_app, db
-from scripts.devserver import Database, secantus_server, server_version
+from scripts.devserver import Database, free_port, secantus_server, server_version
+from tests.factories import create_session
 
+TESTS = Path(__file__).parent
 WIRE_OPTIONS = "directConnection=true&serverMonitoringMode=poll&heartbeatFrequencyMS=500"
 
 # tests/e2e needs nginx and starts the whole deployment: `make e2e` runs it (with E2E=1).
@@ -59,14 +63,28 @@ def _wire_uri(base, name):
     return f"{base.rstrip('/')}/{name}?{WIRE_OPTIONS}"
 
 
-@pytest.fixture(params=TIERS)
+# Its tests need no database, or mongomock at most: one run each. Everywhere else (tests/api,
+# tests/robustness, a test file added anywhere) the database tests run on every tier.
+SINGLE_TIER = TESTS / "unit"
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrize `db_uri` over TIERS, except for the tests under SINGLE_TIER."""
+    if "db_uri" in metafunc.fixturenames and not metafunc.definition.path.is_relative_to(
+        SINGLE_TIER
+    ):
+        metafunc.parametrize("db_uri", TIERS, indirect=True)
+
+
+@pytest.fixture
 def db_uri(request):
-    """A fresh, empty database on each tier; dropped after the test."""
+    """A fresh, empty database on the tier under test (mongomock unless tiered); dropped after."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    if request.param == "mongomock":
+    tier = getattr(request, "param", "mongomock")
+    if tier == "mongomock":
         yield f"mongomock://localhost/{name}"
         return
-    if request.param == "wire":
+    if tier == "wire":
         base = request.getfixturevalue("wire_server")["uri"]
     else:
         base = os.environ["MONGODB_URI"].split("?")[0].rsplit("/", 1)[0]
@@ -93,9 +111,43 @@ def admin(wire_server):
         yield client.admin
 
 
-def make_app(uri, **overrides):
-    """A testing app on `uri`."""
+def app_on(uri, **overrides):
+    """A testing app on `uri` (for module-level use; tests take the `make_app` fixture)."""
     return create_app("testing", MONGODB_URI=uri, **overrides)
+
+
+def offline_app(name):
+    """A testing app built at import, to parametrize tests over its routes or document; its
+    connection is dropped at once (the tests' own apps connect)."""
+    application = app_on(f"mongomock://localhost/{name}", CREATE_INDEXES_ON_START=False)
+    db.disconnect()
+    return application
+
+
+@pytest.fixture
+def make_app():
+    """Build testing apps: `make_app(uri, **overrides)`; the connection is dropped afterwards."""
+    yield app_on
+    db.disconnect()
+
+
+UNREACHABLE = {
+    "MONGODB_SERVER_SELECTION_TIMEOUT_MS": 300,
+    "MONGODB_TIMEOUT_MS": 500,
+    "CREATE_INDEXES_ON_START": False,
+}
+LIMITS = {"RATE_LIMIT_ENABLED": True, "RATE_LIMIT_DEFAULT": "3 per minute"}
+
+
+@pytest.fixture
+def unreachable_app(make_app):
+    """Build apps whose database nothing listens on, with short timeouts."""
+
+    def build(**overrides):
+        uri = f"mongodb://127.0.0.1:{free_port()}/down?directConnection=true"
+        return make_app(uri, **UNREACHABLE, **overrides)
+
+    return build
 
 
 TIMEOUT_MS = 1000  # MONGODB_TIMEOUT_MS of the apps under fault: every answer must beat it
@@ -103,31 +155,31 @@ SELECTION_TIMEOUT_MS = 500
 
 
 @pytest.fixture
-def fault_app(wire_uri):
+def fault_app(wire_uri, make_app):
     """The app on the wire server with short timeouts, so a fault answers quickly."""
-    application = make_app(
+    return make_app(
         wire_uri,
         MONGODB_TIMEOUT_MS=TIMEOUT_MS,
         MONGODB_SERVER_SELECTION_TIMEOUT_MS=SELECTION_TIMEOUT_MS,
     )
-    yield application
-    db.disconnect()
 
 
 @pytest.fixture
-def app(db_uri):
+def app_settings():
+    """Settings `app` and `wire_app` put over the testing config (a module may override it)."""
+    return {}
+
+
+@pytest.fixture
+def app(db_uri, make_app, app_settings):
     """The app on the tier under test."""
-    application = make_app(db_uri)
-    yield application
-    db.disconnect()
+    return make_app(db_uri, **app_settings)
 
 
 @pytest.fixture
-def wire_app(wire_uri):
+def wire_app(wire_uri, make_app, app_settings):
     """The app on the wire server (for tests that need real concurrency)."""
-    application = make_app(wire_uri)
-    yield application
-    db.disconnect()
+    return make_app(wire_uri, **app_settings)
 
 
 @pytest.fixture
@@ -167,6 +219,18 @@ def alice(headers_for):
 def bob(headers_for):
     """Headers of another user."""
     return headers_for("bob")
+
+
+@pytest.fixture
+def session_id(client, alice):
+    """A session of alice's."""
+    return create_session(client, alice)
+
+
+@pytest.fixture
+def anonymous_id(client):
+    """A session created without a token."""
+    return create_session(client)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from scripts.devserver import free_port, stop
-from tests.feedback_helpers import FakeProvider
+from tests.fake_llm import FakeProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -182,7 +182,8 @@ def test_performance_endpoints_need_a_token(call):
 
 
 def test_feedback_flow_from_transcript_to_performance(call, stack):
-    from tests.feedback_helpers import SECRET_WORDS, TRANSCRIPT, answer
+    from tests.factories import SECRET_WORDS, TRANSCRIPT
+    from tests.fake_llm import answer
 
     user = f"e2e-{uuid.uuid4().hex[:12]}"
     body = {

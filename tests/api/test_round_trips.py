@@ -132,47 +132,21 @@ def test_a_crashed_save_after_a_cached_answer_shows_in_the_next_stats(app, clien
     assert after["summary"]["averageScore"] == 60
 
 
-class RetryableWrites(monitoring.CommandListener):
-    """Keeps (command, collection, carries a transaction number) of each write while recording."""
-
-    WRITES = {"insert", "update", "delete", "findAndModify"}
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.writes = None
-
-    def started(self, event):
-        if event.command_name not in self.WRITES:
-            return
-        entry = (
-            event.command_name,
-            event.command.get(event.command_name),
-            "txnNumber" in event.command,
-        )
-        with self._lock:
-            if self.writes is not None:
-                self.writes.append(entry)
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
-WRITES = RetryableWrites()
-monitoring.register(WRITES)
+WRITE_COMMANDS = {"insert", "update", "delete", "findAndModify"}
 
 
 def test_a_save_sends_only_its_insert_as_a_retryable_write(wire_app):
     client = wire_app.test_client()
     alice = bearer(wire_app.config, "alice")
     interview = create_interview(client, alice)
-    WRITES.writes = writes = []
-    try:
+    with COMMANDS.recording(whole=True) as commands:
         save_performance(client, alice, interview["id"], score=64)
-    finally:
-        WRITES.writes = None
+    named = [(next(iter(command)), command) for command in commands]  # the name comes first
+    writes = [
+        (name, command[name], "txnNumber" in command)
+        for name, command in named
+        if name in WRITE_COMMANDS
+    ]
     assert ("insert", "performances", True) in writes
     assert {collection for _, collection, _ in writes} >= {"interviews", "stats_cache"}
     assert [write for write in writes if write[2]] == [("insert", "performances", True)]

@@ -1,42 +1,14 @@
 """The rate limiter's one write per request is not a retryable write (SecantusDB walks its
 whole record of those on each one), and a dropped connection on it is still survived."""
 
-import threading
-
 import pymongo.errors
 import pytest
-from pymongo import monitoring
 
 from interview_service import ratelimit
+from tests.command_log import COMMANDS
 from tests.conftest import LIMITS
 
 LIMITED = "/api/openapi.json"  # any route outside the ops blueprint is limited
-
-
-class CountingWrites(monitoring.CommandListener):
-    """Keeps the findAndModify commands sent to `rate_limits` while recording."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.commands = None
-
-    def started(self, event):
-        if event.command_name != "findAndModify":
-            return
-        with self._lock:
-            if self.commands is not None and event.command.get("findAndModify") == "rate_limits":
-                self.commands.append(event.command)
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
-# Registered at import, before the test apps create their clients; inert while not recording.
-COUNTING = CountingWrites()
-monitoring.register(COUNTING)
 
 
 @pytest.fixture
@@ -47,11 +19,9 @@ def app_settings():
 
 def test_the_count_is_sent_without_a_transaction_number(wire_app):
     client = wire_app.test_client()
-    COUNTING.commands = commands = []
-    try:
+    with COMMANDS.recording(whole=True) as sent:
         responses = [client.get(LIMITED) for _ in range(2)]
-    finally:
-        COUNTING.commands = None
+    commands = [command for command in sent if command.get("findAndModify") == "rate_limits"]
     assert [response.headers["X-RateLimit-Remaining"] for response in responses] == ["4", "3"]
     assert len(commands) == 2
     assert not any("txnNumber" in command for command in commands)

@@ -226,7 +226,9 @@ class Performance(Document):
         # Both writes set the same values again when repeated: sent as multi-document
         # updates (of the one document their _id names), which are not retryable writes,
         # and retried here (see db.retried_once).
-        interview = Interview.objects(id=self.interview_id, user_id=self.user_id)
+        # By _id alone (see OwnedQuerySet.get_owned): the interview is the user's, read so
+        # when this performance was built from it.
+        interview = Interview.objects(id=self.interview_id)
         linked = db.retried_once(
             partial(
                 interview.update,

@@ -58,8 +58,10 @@ def paginate(queryset, limit, cursor=None, key="created_at", descending=True, re
         items = read(ordered.limit(limit + 1))
     else:
         value, object_id = cursor
-        # `__in` rather than equality: it merges with a range the filters already put on the key.
-        ties = ordered.filter(**{f"{key}__in": [value], f"id__{after}": object_id})
+        # Equality on the key: SecantusDB answers it from the index where it scans the
+        # collection for `$in` or a range. (Beside a range the filters put on the key,
+        # MongoEngine joins the two under `$and`: both still apply.)
+        ties = ordered.filter(**{key: value, f"id__{after}": object_id})
         items = read(ties.limit(limit + 1))
         if len(items) <= limit:
             rest = ordered.filter(**{f"{key}__{after}": value})

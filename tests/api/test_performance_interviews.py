@@ -57,7 +57,7 @@ def test_get_interview_answers_it(client, alice):
     assert response.get_json() == {"success": True, "interview": created}
 
 
-@pytest.mark.parametrize("interview_id", [MISSING_ID, "not-an-id"])
+@pytest.mark.parametrize("interview_id", [MISSING_ID, "not-an-id"], ids=["unknown", "malformed"])
 def test_get_unknown_interview_is_404(client, alice, interview_id):
     response = client.get(f"/api/interviews/{interview_id}", headers=alice)
     assert response.status_code == 404

@@ -191,7 +191,7 @@ def test_get_performance_answers_the_detailed_view(client, alice):
     assert response.get_json() == {"success": True, "performance": saved["performance"]}
 
 
-@pytest.mark.parametrize("performance_id", [str(ObjectId()), "xyz"])
+@pytest.mark.parametrize("performance_id", [str(ObjectId()), "xyz"], ids=["unknown", "malformed"])
 def test_get_unknown_performance_is_404(client, alice, performance_id):
     response = client.get(f"/api/performances/{performance_id}", headers=alice)
     assert response.status_code == 404

@@ -223,11 +223,10 @@ class Performance(Document):
     def link_interview(self):
         """Mark its interview completed and pointing at it, then itself linked; True when the
         interview exists."""
-        # Both writes set the same values again when repeated: sent as multi-document
-        # updates (of the one document their _id names), which are not retryable writes,
-        # and retried here (see db.retried_once).
-        # By _id alone (see OwnedQuerySet.get_owned): the interview is the user's, read so
-        # when this performance was built from it.
+        # Both writes name their document by _id alone (see OwnedQuerySet.get_owned; the
+        # interview is the user's, read so when this performance was built from it) and set
+        # the same values again when repeated: multi-document updates, which are not
+        # retryable writes, retried here (see db.retried_once).
         interview = Interview.objects(id=self.interview_id)
         linked = db.retried_once(
             partial(

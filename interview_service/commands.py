@@ -29,6 +29,11 @@ def running_count(label):
         click.echo(err=True)
 
 
+def whole_number_option(*names, low, high, **kwargs):
+    """A `click.option` taking a whole number from `low` to `high`, its default shown in --help."""
+    return click.option(*names, type=click.IntRange(low, high), show_default=True, **kwargs)
+
+
 def database_command(function):
     """`with_appcontext`, and an unreachable database as one line instead of a traceback."""
 
@@ -79,11 +84,12 @@ def expire_sessions():
 
 
 @click.command("purge")
-@click.option(
+@whole_number_option(
     "--older-than",
     "days",
+    low=1,
+    high=36500,
     required=True,
-    type=click.IntRange(1, 36500),
     metavar="DAYS",
     help="Remove sessions created more than DAYS days ago (at least 1).",
 )
@@ -109,12 +115,8 @@ def purge(days, dry_run):
 
 
 @click.command("repair")
-@click.option(
-    "--settled-minutes",
-    default=10,
-    show_default=True,
-    type=click.IntRange(0, 10080),
-    help="Correct the counters only of sessions with no append for this long.",
+@whole_number_option(
+    "--settled-minutes", low=0, high=10080, default=10, help="Correct sessions idle this long only."
 )
 @database_command
 def repair(settled_minutes):
@@ -161,12 +163,8 @@ def _ranges(numbers):
 
 @click.command("seed-demo")
 @click.argument("user")
-@click.option(
-    "--count",
-    default=12,
-    show_default=True,
-    type=click.IntRange(1, 500),
-    help="Completed interviews (with performances) to add.",
+@whole_number_option(
+    "--count", low=1, high=500, default=12, help="Completed interviews (with performances) to add."
 )
 @click.option("--seed", type=int, help="Random seed, for a reproducible history.")
 @database_command

@@ -6,10 +6,16 @@ from http import HTTPStatus
 
 class ServiceError(Exception):
     """A rule of the domain was broken; `status` tells the HTTP layer how to answer and
-    `type` is the machine-readable reason clients branch on."""
+    `type` is the machine-readable reason clients branch on. A subclass names both in its
+    class line: `class NotFound(ServiceError, status=404, type="not_found")`."""
 
     status = 400
     type = "bad_request"
+
+    def __init_subclass__(cls, status=None, type=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.status = status or cls.status
+        cls.type = type or cls.type
 
     def __init__(self, message, errors=None, type=None, retry_after=None):
         super().__init__(message)
@@ -20,58 +26,38 @@ class ServiceError(Exception):
         self.retry_after = retry_after
 
 
-class NotFound(ServiceError):
+class NotFound(ServiceError, status=404, type="not_found"):
     """The resource does not exist or is not the caller's."""
 
-    status = 404
-    type = "not_found"
 
-
-class Conflict(ServiceError):
+class Conflict(ServiceError, status=409, type="conflict"):
     """The request conflicts with the resource's current state."""
 
-    status = 409
-    type = "conflict"
 
-
-class Invalid(ServiceError):
+class Invalid(ServiceError, status=422, type="validation_failed"):
     """The request is well-formed but its values break a rule."""
-
-    status = 422
-    type = "validation_failed"
 
     def __init__(self, message, field=None, errors=None, type=None):
         super().__init__(message, {field: [message]} if field else errors, type)
 
 
-class Unauthorized(ServiceError):
+class Unauthorized(ServiceError, status=401, type="invalid_token"):
     """A token that does not verify."""
 
-    status = 401
-    type = "invalid_token"
 
-
-class MissingToken(Unauthorized):
+class MissingToken(Unauthorized, type="missing_token"):
     """No bearer token where one is required."""
-
-    type = "missing_token"
 
     def __init__(self, message="Missing bearer token"):
         super().__init__(message)
 
 
-class BadGateway(ServiceError):
+class BadGateway(ServiceError, status=502, type="bad_gateway"):
     """A service this one depends on answered something unusable."""
 
-    status = 502
-    type = "bad_gateway"
 
-
-class Unavailable(ServiceError):
+class Unavailable(ServiceError, status=503, type="service_unavailable"):
     """A service this one depends on is missing, unreachable or refusing us for now."""
-
-    status = 503
-    type = "service_unavailable"
 
 
 # The `type` of an error no domain rule names, by status; any other status gets its phrase

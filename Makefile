@@ -54,8 +54,13 @@ seed: $(RUN_STAMP)  ## add a demo history for DEMO_USER (demo) to the database `
 token: $(RUN_STAMP)  ## print a development token for DEMO_USER (demo)
 	@$(BIN)/flask --app wsgi issue-token $(DEMO_USER)
 
+# Tests run on TEST_WORKERS processes (one per CPU, at most 4), each with a wire server of its
+# own; the `slow` ones, which start processes and time them, run after them on their own.
+TEST_WORKERS ?= auto --maxprocesses 4
+
 test: $(STAMP) $(RS_STAMP) node chromium  ## run every test, on mongomock and on a SecantusDB wire server
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow and not stress"
+	$(BIN)/python -m pytest -m "slow and not stress"
 
 e2e: $(STAMP) $(RS_STAMP)  ## nginx → gunicorn → embedded database on loopback ports, then tests/e2e
 	command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx \

@@ -30,6 +30,7 @@ from bson import ObjectId
 from bench import baseline as baseline_module
 from interview_service.auth import issue_token
 from scripts.devserver import Database, free_port, secantus_server, server_version, stop
+from tests.factories import SESSION_CONFIG
 
 ROOT = Path(__file__).resolve().parent.parent
 # The checkout whose service is measured (e.g. an export of an earlier commit, for before/after).
@@ -74,13 +75,7 @@ HEAVY, SMALL, SMALL_STATS = "bench-heavy", "bench-small", "bench-stats-200"
 WRITER = "bench-writer"
 
 SESSION_BODY = {
-    "config": {
-        "role": "Backend Engineer",
-        "companyName": "Acme",
-        "interviewType": "technical",
-        "difficulty": "mid",
-        "interactionMode": "text",
-    },
+    "config": SESSION_CONFIG,
     "resume": {"fileName": "cv.txt", "content": "Ten years of Python and MongoDB. " * 20},
 }
 MESSAGE_BODY = {"role": "user", "content": "I would shard by user id and keep reads local. " * 4}

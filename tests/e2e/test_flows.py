@@ -1,7 +1,4 @@
-"""The SPA's flows through the whole deployment, written against the DESIGN contract.
-
-These need the sessions and performance blueprints: they fail until those are merged.
-"""
+"""The SPA's flows through the whole deployment, written against the DESIGN contract."""
 
 import csv
 import io
@@ -11,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+
+from tests.factories import RESUME, SESSION_CONFIG
 
 pytestmark = pytest.mark.e2e
 
@@ -29,16 +28,7 @@ def call(stack, token_for):
     return request
 
 
-SESSION = {
-    "config": {
-        "role": "Backend Engineer",
-        "companyName": "Acme",
-        "interviewType": "technical",
-        "difficulty": "mid",
-        "interactionMode": "text",
-    },
-    "resume": {"fileName": "cv.txt", "content": "Ten years of Python."},
-}
+SESSION = {"config": SESSION_CONFIG, "resume": RESUME}
 
 
 def test_session_flow_from_create_to_delete(call):

@@ -89,6 +89,15 @@ class LegacyIdSchema(ma.Schema):
     )
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON `true` or `false` only: marshmallow's Boolean also reads 0, 1, "yes" and "on"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class ListOrEmpty(fields.List):
     """A list answered as `[]` when it is unset or null: clients iterate it without a check."""
 

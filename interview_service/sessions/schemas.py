@@ -16,6 +16,7 @@ from interview_service.schemas import (
     ListOrEmpty,
     PageArgsSchema,
     ResponseSchema,
+    StrictBoolean,
     UTCDateTime,
     page_schema,
 )
@@ -126,7 +127,7 @@ class MessageMetadataSchema(ma.Schema):
         unknown = ma.INCLUDE
 
     # Loaded under their JSON names: metadata is stored and answered as the agent sent it.
-    is_question = fields.Boolean(
+    is_question = StrictBoolean(
         data_key="isQuestion", attribute="isQuestion", allow_none=True, dump_default=None
     )
     speaking_duration = fields.Float(
@@ -216,13 +217,18 @@ class IdempotencyHeaderSchema(ma.Schema):
     idempotency_key = fields.String(data_key="Idempotency-Key", validate=CLIENT_MESSAGE_ID)
 
 
+def count(data_key, **kwargs):
+    """A whole number ≥ 0. Strict: marshmallow would otherwise truncate 2.5 to 2 and read "2"."""
+    return fields.Integer(data_key=data_key, strict=True, validate=validate.Range(min=0), **kwargs)
+
+
 class StatisticsSchema(ma.Schema):
     """Message counts."""
 
-    question_count = fields.Integer(data_key="questionCount", validate=validate.Range(min=0))
-    total_messages = fields.Integer(data_key="totalMessages", validate=validate.Range(min=0))
-    user_messages = fields.Integer(data_key="userMessages", validate=validate.Range(min=0))
-    agent_messages = fields.Integer(data_key="agentMessages", validate=validate.Range(min=0))
+    question_count = count("questionCount")
+    total_messages = count("totalMessages")
+    user_messages = count("userMessages")
+    agent_messages = count("agentMessages")
 
 
 class SessionEndSchema(ma.Schema):
@@ -245,12 +251,8 @@ class ScoresSchema(ma.Schema):
 class ReportStatisticsSchema(ma.Schema):
     """Timing figures (milliseconds)."""
 
-    total_duration = fields.Integer(
-        data_key="totalDuration", allow_none=True, validate=validate.Range(min=0)
-    )
-    question_count = fields.Integer(
-        data_key="questionCount", allow_none=True, validate=validate.Range(min=0)
-    )
+    total_duration = count("totalDuration", allow_none=True)
+    question_count = count("questionCount", allow_none=True)
     average_response_time = fields.Float(
         data_key="averageResponseTime", allow_none=True, validate=validate.Range(min=0)
     )

@@ -387,6 +387,8 @@ RULE = "Key names must match ^[A-Za-z][A-Za-z0-9_]{0,63}$ (no $, no dots)"
         ({"": 1}, {"": [RULE]}),
         ({"a" * 65: 1}, {"a" * 65: [RULE]}),
         ({"isQuestion": "maybe", "x": 1}, {"isQuestion": ["Not a valid boolean."]}),
+        ({"isQuestion": 0}, {"isQuestion": ["Not a valid boolean."]}),
+        ({"isQuestion": "true"}, {"isQuestion": ["Not a valid boolean."]}),
         ({"speakingDuration": -1}, {"speakingDuration": ["Must be greater than or equal to 0."]}),
     ],
 )

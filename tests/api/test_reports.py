@@ -127,6 +127,15 @@ def test_report_statistics_of_a_running_session_span_the_transcript(client, alic
             {"reportType": "summary", "content": {"strengths": "all"}},
             {"content": {"strengths": ["Not a valid list."]}},
         ),
+        # Counts are whole numbers as sent: never truncated (2.5 → 2) or read from a string.
+        (
+            {"reportType": "summary", "content": {"statistics": {"questionCount": 2.5}}},
+            {"content": {"statistics": {"questionCount": ["Not a valid integer."]}}},
+        ),
+        (
+            {"reportType": "summary", "content": {"statistics": {"totalDuration": "1800"}}},
+            {"content": {"statistics": {"totalDuration": ["Not a valid integer."]}}},
+        ),
     ],
 )
 def test_add_invalid_report_answers_422(client, alice, session_id, body, errors):

@@ -468,6 +468,20 @@ def test_end_keeps_the_server_statistics(client, alice, session_id):
     }
 
 
+@pytest.mark.parametrize("count", [2.5, "9", True, -1])
+def test_end_with_client_statistics_that_are_no_count_answers_422(client, alice, session_id, count):
+    response = client.put(
+        session_url(session_id, "/end"),
+        json={"statistics": {"totalMessages": count}},
+        headers=alice,
+    )
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]["statistics"]) == ["totalMessages"]
+    assert client.get(session_url(session_id), headers=alice).get_json()["session"]["status"] == (
+        "in_progress"
+    )
+
+
 def test_end_again_with_the_same_status_answers_200_unchanged(client, alice, session_id):
     first = client.put(session_url(session_id, "/end"), json={}, headers=alice)
     again = client.put(session_url(session_id, "/end"), json={"status": "completed"}, headers=alice)

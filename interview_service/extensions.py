@@ -3,6 +3,7 @@
 import functools
 import logging
 import math
+import re
 
 import flask_smorest
 import marshmallow as ma
@@ -71,8 +72,15 @@ class ObjectIdConverter(BaseConverter):
     """`<objectid:name>`: a document id in the path, given to the view as an ObjectId.
 
     A segment that is no id reaches the view as it came, so the token is checked first and the
-    lookup answers its resource's own 404 (as for an id nobody has).
+    lookup answers its resource's own 404 (as for an id nobody has). `besides` names a sibling
+    route's segment (`reports/generate`) this rule must leave alone, or its methods would be
+    offered there too (Allow, 404 instead of 405).
     """
+
+    def __init__(self, url_map, besides=None):
+        super().__init__(url_map)
+        if besides:
+            self.regex = rf"(?!{re.escape(besides)}$)[^/]+"
 
     def to_python(self, value):
         return ObjectId(value) if ObjectId.is_valid(value) else value

@@ -141,7 +141,7 @@ class Reports(MethodView):
         return {"report": report}, 201, {"Location": url_for(".Reports", session_id=session_id)}
 
 
-@blp.route("/sessions/<string:session_id>/reports/<objectid:report_id>")
+@blp.route("/sessions/<string:session_id>/reports/<objectid(besides='generate'):report_id>")
 class ReportItem(MethodView):
     """One report."""
 

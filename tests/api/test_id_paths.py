@@ -73,3 +73,14 @@ def test_put_performance_with_the_path_id_in_upper_case_matches_the_body_id(clie
     )
     assert response.status_code == 201
     assert response.get_json()["performance"]["interviewId"] == interview_id
+
+
+def test_report_generate_offers_only_its_own_methods(client, alice):
+    """`reports/generate` is no report id: the report route leaves it to its sibling."""
+    path = f"/api/sessions/{create_session(client, alice)}/reports/generate"
+    assert set(client.options(path, headers=alice).headers["Allow"].split(", ")) == {
+        "OPTIONS",
+        "POST",
+    }
+    response = client.get(path, headers=alice)
+    assert (response.status_code, response.get_json()["type"]) == (405, "method_not_allowed")

@@ -11,7 +11,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import negative_data_rejection, response_schema_conformance
 
 from interview_service import db
 from tests.conftest import app_on, bearer
@@ -42,4 +42,7 @@ def contract_database():
     database=None,
 )
 def test_operation_honours_its_contract(case):
-    case.call_and_validate(headers=AUTH, checks=[not_a_server_error, response_schema_conformance])
+    case.call_and_validate(
+        headers=AUTH,
+        checks=[not_a_server_error, response_schema_conformance, negative_data_rejection],
+    )

@@ -7,10 +7,11 @@ from flask import current_app, g, request
 from flask_httpauth import HTTPTokenAuth
 
 from interview_service import times
-from interview_service.errors import MissingToken, Unauthorized
+from interview_service.errors import MissingToken, Unauthorized, Unavailable
 
 # Identity providers use ids of a few dozen characters (UUIDs, "auth0|…", Firebase uids).
 MAX_SUB_CHARS = 255
+KEYS_RETRY_AFTER_SECONDS = 5  # an identity provider that did not answer: ask again soon
 
 _jwks_clients = {}
 
@@ -57,6 +58,12 @@ def verify_token(token, config):
         claims = jwt.decode(token, key, algorithms=algorithms, **kwargs)
     except jwt.ExpiredSignatureError:
         raise Unauthorized("Token has expired", type="token_expired") from None
+    except jwt.PyJWKClientConnectionError:
+        # The token may well be valid: a 401 would make clients sign their user out.
+        raise Unavailable(
+            "The identity provider's signing keys could not be fetched",
+            retry_after=KEYS_RETRY_AFTER_SECONDS,
+        ) from None
     except jwt.PyJWTError:
         # The decoder's own words (segments, padding, algorithms) help an attacker, not a user.
         raise Unauthorized("Invalid token") from None

@@ -10,8 +10,13 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from interview_service.auth import MAX_SUB_CHARS, issue_token, verify_token
-from interview_service.errors import Unauthorized
+from interview_service.auth import (
+    KEYS_RETRY_AFTER_SECONDS,
+    MAX_SUB_CHARS,
+    issue_token,
+    verify_token,
+)
+from interview_service.errors import Unauthorized, Unavailable
 
 SECRET = "s" * 40
 CONFIG = {
@@ -296,3 +301,27 @@ def test_issue_token_command_prints_a_valid_token(app, runner):
     result = runner.invoke(args=["issue-token", "carol"])
     assert result.exit_code == 0
     assert verify_token(result.output.strip(), app.config)["sub"] == "carol"
+
+
+def test_jwks_that_cannot_be_fetched_answers_503_not_401(jwks):
+    """A provider outage says nothing about the token: clients must not sign their user out."""
+    config = jwks.config()
+    token = jwks.token("rsa-1")
+    jwks.http.shutdown()
+    jwks.http.server_close()  # nothing listens on the JWKS URL any more
+    with pytest.raises(Unavailable) as raised:
+        verify_token(token, config)
+    assert (raised.value.status, raised.value.retry_after) == (503, KEYS_RETRY_AFTER_SECONDS)
+
+
+def test_request_while_the_jwks_is_down_answers_503_with_retry_after(make_app, jwks):
+    app = make_app("mongomock://localhost/jwks_down", **jwks.config())
+    token = jwks.token("rsa-1")
+    jwks.http.shutdown()
+    jwks.http.server_close()
+    response = app.test_client().get(
+        "/api/interviews", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == str(KEYS_RETRY_AFTER_SECONDS)
+    assert response.get_json()["type"] == "service_unavailable"

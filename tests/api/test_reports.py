@@ -7,8 +7,10 @@ import pytest
 from interview_service.sessions.models import Report
 from tests.factories import (
     ISO_Z,
+    add_report,
     add_reports,
     append,
+    create_session,
     iso,
     question,
     session_url,
@@ -153,6 +155,15 @@ def test_add_report_to_another_users_session_answers_404(client, bob, session_id
     )
     assert response.status_code == 404
     assert Report.objects.count() == 0
+
+
+def test_report_read_under_another_session_of_the_same_user_answers_404(client, alice, session_id):
+    report_id = add_report(client, session_id, alice)
+    other = create_session(client, alice)
+    response = client.get(session_url(other, f"/reports/{report_id}"), headers=alice)
+    assert (response.status_code, response.get_json()["error"]) == (404, "Report not found")
+    mine = client.get(session_url(session_id, f"/reports/{report_id}"), headers=alice)
+    assert mine.status_code == 200
 
 
 def test_latest_report_is_the_newest(client, alice, session_id):

@@ -278,6 +278,16 @@ def test_nginx_413_gives_no_cors_to_another_origin(stack):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_overlong_url_is_a_json_414_from_nginx(stack):
+    # nginx stops at the request line, before reading any header: no CORS can be answered.
+    response = requests.get(f"{stack.url}/api/performances", params={"q": "x" * 9000})
+    assert response.status_code == 414
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert ERROR_KEYS <= set(response.json())
+    assert (response.json()["code"], response.json()["type"]) == (414, "uri_too_long")
+
+
 def chunks(total, size=64 * 1024):
     """A body of `total` bytes sent chunked (no Content-Length)."""
     yield b'{"content": "'

@@ -89,6 +89,14 @@ class LegacyIdSchema(ma.Schema):
     )
 
 
+def count(data_key, maximum=None, **kwargs):
+    """A whole number from 0 (to `maximum`). Strict: marshmallow would otherwise truncate 2.5 to
+    2 and read "2"."""
+    return fields.Integer(
+        data_key=data_key, strict=True, validate=validate.Range(min=0, max=maximum), **kwargs
+    )
+
+
 class StrictBoolean(fields.Boolean):
     """JSON `true` or `false` only: marshmallow's Boolean also reads 0, 1, "yes" and "on"."""
 

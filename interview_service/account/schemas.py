@@ -8,7 +8,7 @@ from interview_service.schemas import ResponseSchema, UTCDateTime
 from interview_service.sessions import schemas as session_schemas
 
 # The export's parts, as the registry merges them (read here at import, before the registry is
-# complete: tests/test_structure_export.py checks the two agree).
+# complete: tests/api/test_account_registry.py checks the two agree).
 EXPORT_PARTS = {**session_schemas.EXPORT_SCHEMAS, **performance_schemas.EXPORT_SCHEMAS}
 
 

@@ -19,6 +19,7 @@ from interview_service.schemas import (
     PageArgsSchema,
     ResponseSchema,
     UTCDateTime,
+    count,
     page_schema,
 )
 
@@ -29,13 +30,8 @@ MAX_QUESTIONS = 10_000
 
 
 def question_count(data_key):
-    """An optional count of questions (0..MAX_QUESTIONS, integers only)."""
-    return fields.Integer(
-        data_key=data_key,
-        strict=True,
-        allow_none=True,
-        validate=validate.Range(min=0, max=MAX_QUESTIONS),
-    )
+    """An optional count of questions (0..MAX_QUESTIONS)."""
+    return count(data_key, maximum=MAX_QUESTIONS, allow_none=True)
 
 
 def minutes_spent():

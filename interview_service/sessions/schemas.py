@@ -18,6 +18,7 @@ from interview_service.schemas import (
     ResponseSchema,
     StrictBoolean,
     UTCDateTime,
+    count,
     page_schema,
 )
 from interview_service.sessions.models import (
@@ -215,11 +216,6 @@ class IdempotencyHeaderSchema(ma.Schema):
     """The optional `Idempotency-Key` header (same role as clientMessageId)."""
 
     idempotency_key = fields.String(data_key="Idempotency-Key", validate=CLIENT_MESSAGE_ID)
-
-
-def count(data_key, **kwargs):
-    """A whole number ≥ 0. Strict: marshmallow would otherwise truncate 2.5 to 2 and read "2"."""
-    return fields.Integer(data_key=data_key, strict=True, validate=validate.Range(min=0), **kwargs)
 
 
 class StatisticsSchema(ma.Schema):

@@ -73,6 +73,7 @@ RESERVE_ATTEMPTS = 100
 RESERVATION_FIELDS = ("session_id", "status", "next_message_index", "claimed_message_ids")
 # A generation whose number another took, which settled meanwhile, tries the next number.
 START_ATTEMPTS = 3
+ALREADY_GENERATING = "A report is already being generated for this session"
 # How long a failed append may spend giving its reserved indexes back.
 RELEASE_SECONDS = 0.5
 # Where the app registers the check of a session's config.interviewId: a function
@@ -644,12 +645,9 @@ def start_report(session, idempotency_key=None, owner=None, lease_seconds=0):
             running = Report.objects.of_session(session).filter(status=PENDING).first()
             if running is not None:
                 wait = (running.lease_expires_at - now()).total_seconds()
-                raise Conflict(
-                    "A report is already being generated for this session",
-                    retry_after=max(wait, 1),
-                ) from None
+                raise Conflict(ALREADY_GENERATING, retry_after=max(wait, 1)) from None
         # That number's generation settled since it was read: take the next one.
-    raise Conflict("A report is already being generated for this session", retry_after=1)
+    raise Conflict(ALREADY_GENERATING, retry_after=1)
 
 
 def claim_report(owner, lease_seconds):

@@ -91,6 +91,12 @@ class FakeProvider:
         self.server.shutdown()
         self.server.server_close()
 
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
     def then(self, *behaviours):
         """Script the next requests' behaviours."""
         with self.lock:

@@ -40,9 +40,8 @@ from tests.fake_llm import (
 @pytest.fixture
 def fake():
     """The fake provider, answering a valid report unless scripted otherwise."""
-    server = FakeProvider().start()
-    yield server
-    server.stop()
+    with FakeProvider() as server:
+        yield server
 
 
 @pytest.fixture

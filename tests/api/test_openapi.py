@@ -186,9 +186,8 @@ ENDED_FIRST = {"generateFeedback", "generateReport"}
 @pytest.fixture
 def app_settings():
     """`app` with a fake provider on loopback as its report generator."""
-    fake = FakeProvider().start()
-    yield provider_settings(fake)
-    fake.stop()
+    with FakeProvider() as fake:
+        yield provider_settings(fake)
 
 
 def start_session(client, headers, operation):

@@ -174,9 +174,8 @@ def wait_until_answering(url, process, log_path):
 @pytest.fixture(scope="session")
 def provider():
     """A fake OpenAI-compatible provider on loopback for the whole session."""
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
+    with FakeProvider() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="session")

@@ -145,9 +145,8 @@ def test_workers_answer_503_through_outage_and_recover(
 @pytest.fixture
 def provider():
     """A fake model server answering every generation with a valid report."""
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
+    with FakeProvider() as fake:
+        yield fake
 
 
 def test_live_schemathesis_run_finds_nothing_for_either_user(gunicorn_service, provider, tmp_path):
